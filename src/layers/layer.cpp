@@ -1,0 +1,21 @@
+#include "poolnet/layers/layer.hpp"
+
+#include <cctype>
+
+namespace poolnet {
+
+std::string keras_default_name(std::string_view class_name) {
+  // Keras's to_snake_case: an underscore before each capital that follows a lower-case letter
+  // or digit ("MaxPooling2D" -> "max_pooling2d", "GlobalAveragePooling1D" -> "global_average_pooling1d").
+  std::string name;
+  for (std::size_t i = 0; i < class_name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(class_name[i]);
+    if (std::isupper(c) && i > 0 && std::islower(static_cast<unsigned char>(class_name[i - 1]))) {
+      name += '_';
+    }
+    name += static_cast<char>(std::tolower(c));
+  }
+  return name;
+}
+
+}  // namespace poolnet

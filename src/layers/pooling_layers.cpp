@@ -1,0 +1,95 @@
+#include "poolnet/error.hpp"
+#include "poolnet/layers/pooling.hpp"
+
+namespace poolnet {
+namespace {
+
+// Runs a parser that throws a context-free ArgumentError and prefixes the layer's name.
+template <typename Parse>
+auto parse_in_context(std::string_view context, Parse&& parse) {
+  try {
+    return parse();
+  } catch (const ArgumentError& e) {
+    throw ArgumentError(std::string(context) + ": " + e.what());
+  }
+}
+
+nlohmann::json tuple_json(const std::vector<std::int64_t>& values) {
+  return nlohmann::json(values);
+}
+
+}  // namespace
+
+PoolingLayer::PoolingLayer(std::string_view class_name, PoolOp op, int spatial_rank,
+                           const IntOrTuple& pool_size, const std::optional<IntOrTuple>& strides,
+                           std::string_view padding, std::string_view data_format)
+    : Layer(keras_default_name(class_name)), class_name_(class_name) {
+  spec_.op = op;
+  spec_.spatial_rank = spatial_rank;
+  spec_.window = pool_size.expand(spatial_rank, class_name, "pool_size");
+  // Keras: strides=None means strides = pool_size.
+  spec_.strides = strides ? strides->expand(spatial_rank, class_name, "strides") : spec_.window;
+  spec_.padding = parse_in_context(class_name, [&] { return parse_padding(padding); });
+  spec_.data_format = parse_in_context(class_name, [&] { return parse_data_format(data_format); });
+  // Keras accepts strides=0 here and fails at call time; rejecting now is earlier and clearer.
+  validate_pool_spec(spec_, class_name);
+}
+
+PoolingLayer::PoolingLayer(std::string_view class_name, PoolOp op, int spatial_rank,
+                           std::string_view data_format, bool keepdims)
+    : Layer(keras_default_name(class_name)), class_name_(class_name), keepdims_(keepdims) {
+  spec_.op = op;
+  spec_.spatial_rank = spatial_rank;
+  spec_.global = true;
+  spec_.data_format = parse_in_context(class_name, [&] { return parse_data_format(data_format); });
+  validate_pool_spec(spec_, class_name);
+}
+
+PoolPlan PoolingLayer::plan(const Shape& input_shape) const {
+  return plan_pooling(spec_, input_shape, class_name_);
+}
+
+Shape PoolingLayer::compute_output_shape(const Shape& input_shape) const {
+  const PoolPlan p = plan(input_shape);
+  if (spec_.global && !keepdims_) return Shape{p.batch, p.channels};
+  return p.output_shape;
+}
+
+Tensor PoolingLayer::forward(const Tensor& input) const {
+  const PoolPlan p = plan(input.shape());
+  Tensor output = pool_forward(p, input, backend_);
+  // Without keepdims the global output drops its unit spatial axes; the flat order
+  // (batch * channels + channel) is the same in every case.
+  if (spec_.global && !keepdims_) return std::move(output).reshaped(Shape{p.batch, p.channels});
+  return output;
+}
+
+Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) const {
+  const PoolPlan p = plan(input.shape());
+  const Shape expected = compute_output_shape(input.shape());
+  if (!(grad_output.shape() == expected)) {
+    throw ShapeError(std::string(class_name_) + ": grad_output has shape " +
+                     grad_output.shape().to_string() + ", expected the output shape " +
+                     expected.to_string() + "; input shape " + input.shape().to_string() +
+                     ", data_format " + std::string(to_string(spec_.data_format)));
+  }
+  Tensor grad_input(p.input_shape);
+  pool_backward(p, input.data(), grad_output.data(), grad_input.data(), backend_);
+  return grad_input;
+}
+
+nlohmann::json PoolingLayer::get_config() const {
+  nlohmann::json config = {{"name", name()}, {"trainable", true}, {"dtype", "float32"}};
+  if (spec_.global) {
+    config["data_format"] = to_string(spec_.data_format);
+    config["keepdims"] = keepdims_;
+  } else {
+    config["pool_size"] = tuple_json(spec_.window);
+    config["padding"] = to_string(spec_.padding);
+    config["strides"] = tuple_json(spec_.strides);
+    config["data_format"] = to_string(spec_.data_format);
+  }
+  return config;
+}
+
+}  // namespace poolnet

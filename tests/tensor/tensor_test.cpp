@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "poolnet/error.hpp"
+#include "poolnet/tensor.hpp"
+
+namespace poolnet {
+namespace {
+
+TEST(Shape, CountsElementsAndPrintsLikePython) {
+  const Shape s{2, 28, 28, 1};
+  EXPECT_EQ(s.rank(), 4);
+  EXPECT_EQ(s.elements(), 2 * 28 * 28);
+  EXPECT_EQ(s[-1], 1);
+  EXPECT_EQ(s.to_string(), "(2, 28, 28, 1)");
+  EXPECT_EQ(Shape{5}.to_string(), "(5,)");
+}
+
+TEST(Shape, RejectsBadRankNegativeDimsAndOverflow) {
+  EXPECT_THROW((Shape{1, 2, 3, 4, 5, 6}), ShapeError);
+  EXPECT_THROW((Shape{2, -1}), ShapeError);
+  const std::int64_t big = std::int64_t{1} << 40;
+  EXPECT_THROW((Shape{big, big}), ShapeError);
+  EXPECT_THROW((Shape{std::numeric_limits<std::int64_t>::max(), 2}), ShapeError);
+  EXPECT_EQ((Shape{0, 3}).elements(), 0);
+  EXPECT_THROW(Shape{3}[1], ShapeError);
+}
+
+TEST(Shape, OverflowMessageNamesTheShape) {
+  const std::int64_t big = std::int64_t{1} << 40;
+  try {
+    Shape{big, big};
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("(1099511627776, 1099511627776)"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Tensor, IsAlignedZeroFilledAndDeepCopied) {
+  Tensor t(Shape{3, 5});
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % Tensor::kAlignment, 0u);
+  for (float v : t.values()) EXPECT_EQ(v, 0.0f);
+  t.at({1, 2}) = 7.0f;
+  EXPECT_EQ(t[1 * 5 + 2], 7.0f);
+  Tensor copy = t;
+  copy.at({1, 2}) = 1.0f;
+  EXPECT_EQ(t.at({1, 2}), 7.0f);
+  EXPECT_THROW(t.at({3, 0}), ShapeError);
+  EXPECT_THROW(t.at({0}), ShapeError);
+}
+
+TEST(Tensor, ChecksValueCountAndReshape) {
+  const float v[] = {1, 2, 3, 4, 5, 6};
+  EXPECT_THROW(Tensor(Shape{2, 2}, v), ShapeError);
+  const Tensor t(Shape{2, 3}, v);
+  const Tensor r = t.reshaped(Shape{3, 2});
+  EXPECT_EQ(r.shape(), (Shape{3, 2}));
+  EXPECT_EQ(r.at({2, 1}), 6.0f);
+  EXPECT_THROW(t.reshaped(Shape{4}), ShapeError);
+}
+
+TEST(Tensor, EmptyTensorsAreValid) {
+  Tensor t(Shape{0, 4});
+  EXPECT_EQ(t.size(), 0);
+  EXPECT_NE(t.data(), nullptr);
+  Tensor copy = t;
+  EXPECT_EQ(copy.size(), 0);
+}
+
+}  // namespace
+}  // namespace poolnet

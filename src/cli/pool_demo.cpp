@@ -92,6 +92,10 @@ Tensor default_feature_map() {
 
 IntOrTuple parse_int_or_tuple(const std::string& text, std::string_view argument) {
   std::vector<std::int64_t> values;
+  if (!text.empty() && text.back() == ',') {
+    throw ArgumentError(std::string(argument) + " must be an int or a comma-separated list of ints, got '" +
+                        text + "'");
+  }
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {

@@ -1,5 +1,6 @@
 #include "poolnet/conformance.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iomanip>
@@ -116,10 +117,18 @@ void check_valid_case(const Json& c, const std::string& id, const std::string& l
 }
 
 void check_invalid_case(const Json& c, const std::string& id, const std::string& layer_name) {
+  // The case itself must be readable and name a real layer: a runner error or an unknown class
+  // is not the layer rejecting the case.
+  const std::vector<std::int64_t> dims = io::json_to_dims(require(c, "input_shape", id), "input_shape");
+  const Json& config = require(c, "config", id);
+  const auto known = known_layer_classes();
+  if (std::find(known.begin(), known.end(), layer_name) == known.end()) {
+    throw CaseFailed{"unknown layer type '" + layer_name + "'", 0.0};
+  }
   // Must be rejected no later than the first call with an input of input_shape.
   try {
-    const Shape input_shape(io::json_to_dims(require(c, "input_shape", id), "input_shape"));
-    const std::unique_ptr<Layer> layer = make_layer(layer_name, require(c, "config", id));
+    const Shape input_shape(dims);
+    const std::unique_ptr<Layer> layer = make_layer(layer_name, config);
     layer->compute_output_shape(input_shape);
     constexpr std::int64_t kMaxProbeElements = std::int64_t{1} << 24;
     if (input_shape.elements() <= kMaxProbeElements) layer->forward(Tensor(input_shape));

@@ -1,5 +1,6 @@
 #include "io/csv.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -20,9 +21,11 @@ std::string_view trim(std::string_view s) {
 }
 
 float parse_cell(std::string_view cell, std::string_view where) {
-  if (cell == "nan" || cell == "NaN") return std::numeric_limits<float>::quiet_NaN();
-  if (cell == "inf" || cell == "+inf") return std::numeric_limits<float>::infinity();
-  if (cell == "-inf") return -std::numeric_limits<float>::infinity();
+  std::string lowered(cell);
+  for (char& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lowered == "nan") return std::numeric_limits<float>::quiet_NaN();
+  if (lowered == "inf" || lowered == "+inf") return std::numeric_limits<float>::infinity();
+  if (lowered == "-inf") return -std::numeric_limits<float>::infinity();
   const std::string text(cell);
   char* end = nullptr;
   errno = 0;

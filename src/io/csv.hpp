@@ -11,7 +11,7 @@ namespace poolnet::io {
 
 inline constexpr std::int64_t kMaxCsvCells = std::int64_t{1} << 24;
 
-// A rows x cols tensor. Cells are decimal numbers or nan, inf, -inf. Throws FormatError with
+// A rows x cols tensor. Cells are decimal numbers or nan, inf, -inf (any case). Throws FormatError with
 // "<source>:<line>:<column>: ..." for a cell that is not a number, a ragged row, no data, or more
 // than kMaxCsvCells cells.
 Tensor read_csv_matrix(std::istream& in, std::string_view source);

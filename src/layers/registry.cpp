@@ -24,14 +24,15 @@ const std::set<std::string> kGlobalKeys = {"data_format", "keepdims"};
   throw ArgumentError(std::string(layer) + ": " + message);
 }
 
+// `whole` is the argument's full value, for the message.
 std::int64_t json_int(std::string_view layer, std::string_view key, const Json& value,
-                      int spatial_rank) {
+                      int spatial_rank, const Json& whole) {
   const bool integral = value.is_number_integer() && !value.is_boolean();
   if (!integral || (value.is_number_unsigned() &&
                     value.get<std::uint64_t>() >
                         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
     fail(layer, std::string(key) + " must be an int or a tuple of " + std::to_string(spatial_rank) +
-                    " ints, got " + value.dump());
+                    " ints, got " + whole.dump());
   }
   return value.get<std::int64_t>();
 }
@@ -40,10 +41,10 @@ IntOrTuple json_int_or_tuple(std::string_view layer, std::string_view key, const
                              int spatial_rank) {
   if (value.is_array()) {
     std::vector<std::int64_t> values;
-    for (const Json& v : value) values.push_back(json_int(layer, key, v, spatial_rank));
+    for (const Json& v : value) values.push_back(json_int(layer, key, v, spatial_rank, value));
     return IntOrTuple(std::move(values));
   }
-  return IntOrTuple(json_int(layer, key, value, spatial_rank));
+  return IntOrTuple(json_int(layer, key, value, spatial_rank, value));
 }
 
 std::string json_string(std::string_view layer, std::string_view key, const Json& value) {
@@ -63,6 +64,16 @@ void check_keys(std::string_view layer, const Json& config, const std::set<std::
   }
   if (config.contains("name") && !config["name"].is_string()) {
     fail(layer, "name must be a string, got " + config["name"].dump());
+  }
+  // poolnet computes in float32: accept Keras's "float32", null, or a float32 DTypePolicy
+  // ({"class_name": "DTypePolicy", "config": {"name": "float32"}}), nothing else.
+  if (config.contains("dtype")) {
+    const Json& dtype = config["dtype"];
+    const bool float32 =
+        dtype.is_null() || (dtype.is_string() && dtype.get<std::string>() == "float32") ||
+        (dtype.is_object() && dtype.contains("config") && dtype["config"].is_object() &&
+         dtype["config"].value("name", Json()) == "float32");
+    if (!float32) fail(layer, "dtype " + dtype.dump() + " is not supported (poolnet computes in float32)");
   }
   if (config.contains("trainable") && !config["trainable"].is_boolean()) {
     fail(layer, "trainable must be true or false, got " + config["trainable"].dump());

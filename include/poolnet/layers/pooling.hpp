@@ -106,6 +106,13 @@ class WindowedPooling final : public PoolingLayer {
                            std::string_view padding = "valid",
                            std::string_view data_format = "channels_last")
       : PoolingLayer(kClassName, Op, N, pool_size, strides, padding, data_format) {}
+
+  // So that a braced tuple alone, MaxPooling2D({3, 4}), is a pool_size and not a copy.
+  explicit WindowedPooling(std::initializer_list<std::int64_t> pool_size,
+                           const std::optional<IntOrTuple>& strides = std::nullopt,
+                           std::string_view padding = "valid",
+                           std::string_view data_format = "channels_last")
+      : WindowedPooling(IntOrTuple(pool_size), strides, padding, data_format) {}
 };
 
 // GlobalMaxPooling{1,2,3}D and GlobalAveragePooling{1,2,3}D. Keras defaults: data_format

@@ -10,6 +10,10 @@ packages=(
   libgtest-dev      # GoogleTest (tests)
   nlohmann-json3-dev  # JSON (layer configs, conformance cases)
   libcli11-dev      # command line
+  libopenblas-openmp-dev  # GEMM for convolutions and Dense (OpenMP build)
+  zlib1g-dev        # gzip-compressed IDX files
+  libpng-dev        # PNG images (predict, figures)
+  dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
 )
 
 missing=()

@@ -18,4 +18,22 @@ std::string keras_default_name(std::string_view class_name) {
   return name;
 }
 
+std::vector<const Parameter*> Layer::parameters() const {
+  std::vector<Parameter*> mutable_params = const_cast<Layer*>(this)->parameters();
+  return {mutable_params.begin(), mutable_params.end()};
+}
+
+std::int64_t Layer::count_params() const {
+  std::int64_t n = 0;
+  for (const Parameter* p : parameters()) n += p->value.size();
+  return n;
+}
+
+std::int64_t Layer::count_trainable_params() const {
+  std::int64_t n = 0;
+  for (const Parameter* p : parameters())
+    if (p->trainable) n += p->value.size();
+  return n;
+}
+
 }  // namespace poolnet

@@ -93,3 +93,49 @@ nlohmann::json PoolingLayer::get_config() const {
 }
 
 }  // namespace poolnet
+
+// ---- Keras configs --------------------------------------------------------------------------
+
+#include "layers/keras_config.hpp"
+
+namespace poolnet::keras {
+namespace {
+
+template <typename LayerT>
+std::unique_ptr<Layer> make_windowed(const Json& config) {
+  const ConfigReader read(LayerT::kClassName, config,
+                          {"pool_size", "strides", "padding", "data_format"});
+  const int n = LayerT::kSpatialRank;
+  auto layer = std::make_unique<LayerT>(read.int_or_tuple("pool_size", n, IntOrTuple(2)),
+                                        read.optional_int_or_tuple("strides", n),
+                                        read.string("padding", "valid"), read.data_format());
+  read.apply_name(*layer);
+  return layer;
+}
+
+template <typename LayerT>
+std::unique_ptr<Layer> make_global(const Json& config) {
+  const ConfigReader read(LayerT::kClassName, config, {"data_format", "keepdims"});
+  auto layer = std::make_unique<LayerT>(read.data_format(), read.boolean("keepdims", false));
+  read.apply_name(*layer);
+  return layer;
+}
+
+}  // namespace
+
+void register_pooling_layers(FactoryTable& table) {
+  table.emplace("MaxPooling1D", make_windowed<MaxPooling1D>);
+  table.emplace("MaxPooling2D", make_windowed<MaxPooling2D>);
+  table.emplace("MaxPooling3D", make_windowed<MaxPooling3D>);
+  table.emplace("AveragePooling1D", make_windowed<AveragePooling1D>);
+  table.emplace("AveragePooling2D", make_windowed<AveragePooling2D>);
+  table.emplace("AveragePooling3D", make_windowed<AveragePooling3D>);
+  table.emplace("GlobalMaxPooling1D", make_global<GlobalMaxPooling1D>);
+  table.emplace("GlobalMaxPooling2D", make_global<GlobalMaxPooling2D>);
+  table.emplace("GlobalMaxPooling3D", make_global<GlobalMaxPooling3D>);
+  table.emplace("GlobalAveragePooling1D", make_global<GlobalAveragePooling1D>);
+  table.emplace("GlobalAveragePooling2D", make_global<GlobalAveragePooling2D>);
+  table.emplace("GlobalAveragePooling3D", make_global<GlobalAveragePooling3D>);
+}
+
+}  // namespace poolnet::keras

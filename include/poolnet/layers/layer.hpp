@@ -1,15 +1,30 @@
 // The layer interface shared by every Keras layer poolnet implements.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "poolnet/random.hpp"
 #include "poolnet/tensor.hpp"
 
 namespace poolnet {
 
+// A weight of a layer and its gradient. backward_train() ADDS into `grad`; the model zeroes it
+// before each step.
+struct Parameter {
+  std::string name;  // Keras's weight name: "kernel", "bias"
+  Tensor value;
+  Tensor grad;       // same shape as value
+  bool trainable = true;
+};
+
+// A layer computes forward (inference) and backward (input gradient) as const, thread-safe
+// functions. Layers with weights or training-only behaviour (Dropout) also implement
+// build() and the *_train() pair that a model's training loop uses.
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -32,6 +47,28 @@ class Layer {
 
   // The Keras config (the object under "config" in model.to_json()).
   virtual nlohmann::json get_config() const = 0;
+
+  // Creates the weights for an input shape (batch included; its value does not matter) with
+  // Keras's default initialisers, drawing from `rng`. Layers without weights only check the
+  // shape. Calling it again with the same shape keeps the weights.
+  virtual void build(const Shape& input_shape, Rng& rng) { (void)compute_output_shape(input_shape); (void)rng; }
+
+  // Training forward: like forward(), but may behave differently in training (Dropout) and
+  // remember what backward_train() needs.
+  virtual Tensor forward_train(const Tensor& input, Rng& rng) { (void)rng; return forward(input); }
+
+  // Training backward for the last forward_train(input) -> output: returns the input gradient and
+  // adds the parameter gradients to parameters()[i]->grad.
+  virtual Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
+    (void)output;
+    return backward(input, grad_output);
+  }
+
+  // The weights, in Keras's order (kernel, then bias). Empty for layers without weights.
+  virtual std::vector<Parameter*> parameters() { return {}; }
+  std::vector<const Parameter*> parameters() const;
+  std::int64_t count_params() const;            // all weights
+  std::int64_t count_trainable_params() const;  // weights with trainable = true
 
  protected:
   explicit Layer(std::string name) : name_(std::move(name)) {}

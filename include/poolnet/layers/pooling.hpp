@@ -100,6 +100,7 @@ template <PoolOp Op, int N>
 class WindowedPooling final : public PoolingLayer {
  public:
   static constexpr std::string_view kClassName = detail::WindowedName<Op, N>::value;
+  static constexpr int kSpatialRank = N;
 
   explicit WindowedPooling(const IntOrTuple& pool_size = 2,
                            const std::optional<IntOrTuple>& strides = std::nullopt,
@@ -121,6 +122,7 @@ template <PoolOp Op, int N>
 class GlobalPooling final : public PoolingLayer {
  public:
   static constexpr std::string_view kClassName = detail::GlobalName<Op, N>::value;
+  static constexpr int kSpatialRank = N;
 
   explicit GlobalPooling(std::string_view data_format = "channels_last", bool keepdims = false)
       : PoolingLayer(kClassName, Op, N, data_format, keepdims) {}

@@ -1,9 +1,24 @@
-// Helpers shared by the tests: random tensors and layout transposes.
+// Helpers shared by the tests: random tensors and layout transposes, shapes and pooling specs,
+// text checks, temporary directories, and running the poolnet program.
 #pragma once
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
 #include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "poolnet/pooling.hpp"
@@ -66,5 +81,144 @@ inline Tensor transpose_layout(const Tensor& t, DataFormat from) {
       }
   return out;
 }
+
+// (batch, spatial..., channels) for channels_last, (batch, channels, spatial...) for
+// channels_first.
+inline Shape make_shape(std::int64_t batch, const std::vector<std::int64_t>& spatial,
+                        std::int64_t channels, DataFormat format) {
+  std::vector<std::int64_t> dims{batch};
+  if (format == DataFormat::kChannelsFirst) dims.push_back(channels);
+  dims.insert(dims.end(), spatial.begin(), spatial.end());
+  if (format == DataFormat::kChannelsLast) dims.push_back(channels);
+  return Shape(dims);
+}
+
+// A PoolSpec with every field given.
+inline PoolSpec pool_spec(PoolOp op, int rank, bool global, std::vector<std::int64_t> window,
+                          std::vector<std::int64_t> strides, Padding padding, DataFormat format) {
+  PoolSpec spec;
+  spec.op = op;
+  spec.spatial_rank = rank;
+  spec.global = global;
+  spec.window = std::move(window);
+  spec.strides = std::move(strides);
+  spec.padding = padding;
+  spec.data_format = format;
+  return spec;
+}
+
+// Windowed pooling. `rank` is given, not taken from window.size(), so that specs whose lengths
+// disagree with their rank can be built too.
+inline PoolSpec windowed_spec(PoolOp op, int rank, std::vector<std::int64_t> window,
+                              std::vector<std::int64_t> strides, Padding padding = Padding::kValid,
+                              DataFormat format = DataFormat::kChannelsLast) {
+  return pool_spec(op, rank, false, std::move(window), std::move(strides), padding, format);
+}
+
+// Global pooling: no window or strides.
+inline PoolSpec global_spec(PoolOp op, int rank, DataFormat format = DataFormat::kChannelsLast) {
+  return pool_spec(op, rank, true, {}, {}, Padding::kValid, format);
+}
+
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// Expects `message` (an exception's) to contain every piece; `note` ends each failure message.
+inline void expect_contains_all(std::string_view message,
+                                std::initializer_list<std::string_view> pieces,
+                                std::string_view note = {}) {
+  for (std::string_view piece : pieces) {
+    EXPECT_NE(message.find(piece), std::string_view::npos)
+        << "message lacks \"" << piece << "\": " << message << note;
+  }
+}
+
+// A fresh directory under the system temp dir (named `prefix`_pid_random), removed with its
+// contents on destruction.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "poolnet_test") {
+    std::random_device rd;
+    // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
+    std::string name(prefix);
+    name += '_';
+    name += std::to_string(::getpid());
+    name += '_';
+    name += std::to_string(rd());
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // The path of `name` in the directory (the file need not exist).
+  std::string path(const std::string& name) const { return (path_ / name).string(); }
+
+  // Writes `contents` to the file `name` in the directory and returns its path.
+  std::string file(const std::string& name, const std::string& contents) const {
+    std::ofstream out(path(name));
+    out << contents;
+    return path(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Where run_command puts the program's stderr.
+enum class StderrTo {
+  kErr,     // into CommandResult::err, apart from stdout
+  kStdout,  // into CommandResult::out, merged with stdout (2>&1); err stays empty
+};
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when the program did not exit normally
+  std::string out;     // stdout (and stderr with StderrTo::kStdout)
+  std::string err;     // stderr with StderrTo::kErr
+};
+
+#ifdef POOLNET_CLI
+// Runs the poolnet program (POOLNET_CLI) with `args`, which the shell reads (quote paths), and
+// waits for it to finish.
+inline CommandResult run_command(const std::string& args, StderrTo stderr_to = StderrTo::kErr) {
+  const TempDir dir("poolnet_run_command");
+  const std::string err_path = dir.path("stderr.txt");
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
+  std::string command = "'";
+  command += POOLNET_CLI;
+  command += "' ";
+  command += args;
+  if (stderr_to == StderrTo::kErr) {
+    command += " 2>'";
+    command += err_path;
+    command += "'";
+  } else {
+    command += " 2>&1";
+  }
+  CommandResult result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    ADD_FAILURE() << "popen failed: " << command;
+    return result;
+  }
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (stderr_to == StderrTo::kErr) {
+    std::ifstream err(err_path);
+    std::ostringstream text;
+    text << err.rdbuf();
+    result.err = text.str();
+  }
+  return result;
+}
+#endif  // POOLNET_CLI
 
 }  // namespace poolnet::testing

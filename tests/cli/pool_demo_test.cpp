@@ -1,27 +1,19 @@
 // `poolnet pool`: the demo text, its argument parsing, and the program's exit codes.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/pool_demo.hpp"
 #include "poolnet/error.hpp"
+#include "test_util.hpp"
 
 namespace poolnet {
 namespace {
 
-bool contains(const std::string& text, const std::string& piece) {
-  return text.find(piece) != std::string::npos;
-}
+using testing::contains;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -126,80 +118,20 @@ TEST(PoolDemo, ParseIntOrTupleRejectsNonIntegers) {
 // ---------------------------------------------------------------------------------------------
 // The program.
 
-// A fresh directory under the system temp dir, removed (with its contents) on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const std::string name =
-        "poolnet_pool_demo_test_" + std::to_string(::getpid()) + "_" + std::to_string(rd());
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-  std::string file(const std::string& name, const std::string& contents) const {
-    std::ofstream out(path(name));
-    out << contents;
-    return path(name);
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs the poolnet program with `args`; stderr goes through a file in `dir`.
-CommandResult run_cli(const std::string& args, const TempDir& dir) {
-  const std::string err_path = dir.path("stderr.txt");
-  // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
-  std::string command = "'";
-  command += POOLNET_CLI;
-  command += "' ";
-  command += args;
-  command += " 2>'";
-  command += err_path;
-  command += "'";
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return result;
-  }
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  std::ostringstream text;
-  text << err.rdbuf();
-  result.err = text.str();
-  return result;
-}
+// testing::run_command runs the poolnet program and keeps stdout and stderr apart.
+using testing::CommandResult;
+using testing::run_command;
+using testing::TempDir;
 
 TEST(PoolDemoCli, DefaultRunPrintsThePanelsAndExitsZero) {
-  const TempDir dir;
-  const CommandResult r = run_cli("pool", dir);
+  const CommandResult r = run_command("pool");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, cli::render_pool_demo(cli::default_feature_map(), 2, std::nullopt, "valid"));
   EXPECT_EQ(r.err, "");
 }
 
 TEST(PoolDemoCli, PoolLargerThanTheInputExitsWithStatus2AndNamesTheLayer) {
-  const TempDir dir;
-  const CommandResult r = run_cli("pool --pool-size 5", dir);
+  const CommandResult r = run_command("pool --pool-size 5");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_TRUE(contains(r.err, "MaxPooling2D")) << r.err;
   EXPECT_TRUE(contains(r.err, "pool_size")) << r.err;
@@ -208,13 +140,13 @@ TEST(PoolDemoCli, PoolLargerThanTheInputExitsWithStatus2AndNamesTheLayer) {
 
 TEST(PoolDemoCli, BadArgumentsExitWithStatus2) {
   const TempDir dir;
-  const CommandResult bad_size = run_cli("pool --pool-size 2,x", dir);
+  const CommandResult bad_size = run_command("pool --pool-size 2,x");
   EXPECT_EQ(bad_size.exit_code, 2);
   EXPECT_TRUE(contains(bad_size.err, "pool_size")) << bad_size.err;
-  const CommandResult bad_padding = run_cli("pool --padding full", dir);
+  const CommandResult bad_padding = run_command("pool --padding full");
   EXPECT_EQ(bad_padding.exit_code, 2);
   EXPECT_TRUE(contains(bad_padding.err, "'full'")) << bad_padding.err;
-  const CommandResult missing = run_cli("pool --input '" + dir.path("missing.csv") + "'", dir);
+  const CommandResult missing = run_command("pool --input '" + dir.path("missing.csv") + "'");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_TRUE(contains(missing.err, "missing.csv")) << missing.err;
 }
@@ -225,7 +157,7 @@ TEST(PoolDemoCli, InputCsvFileIsPooled) {
                                    "# a 2x4 map\n"
                                    "1, 2, 3, 4\n"
                                    "5, 6, 7, 8\n");
-  const CommandResult r = run_cli("pool --input '" + csv + "'", dir);
+  const CommandResult r = run_command("pool --input '" + csv + "'");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "Input feature map: 2x4")) << r.out;
   const std::vector<std::string> lines = lines_of(r.out);
@@ -233,7 +165,7 @@ TEST(PoolDemoCli, InputCsvFileIsPooled) {
   // Max: 6 8; average: 3.5 5.5; global max 8; global average 4.5.
   EXPECT_EQ(lines.back(), "6  8            3.5  5.5            8                     4.5") << r.out;
 
-  const CommandResult bad = run_cli("pool --input '" + dir.file("bad.csv", "1,2\n3\n") + "'", dir);
+  const CommandResult bad = run_command("pool --input '" + dir.file("bad.csv", "1,2\n3\n") + "'");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_TRUE(contains(bad.err, "bad.csv:2")) << bad.err;
 }

@@ -3,16 +3,10 @@
 // reports failures and exits non-zero.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +15,7 @@
 
 #include "poolnet/conformance.hpp"
 #include "poolnet/error.hpp"
+#include "test_util.hpp"
 
 namespace poolnet {
 namespace {
@@ -82,9 +77,7 @@ std::string describe(const ConformanceReport& report) {
   return text;
 }
 
-bool contains(const std::string& text, const std::string& piece) {
-  return text.find(piece) != std::string::npos;
-}
+using testing::contains;
 
 // Expects exactly one case, failed, and returns its failure.
 ConformanceFailure single_failure(const ConformanceReport& report) {
@@ -370,60 +363,12 @@ TEST(ConformanceRunner, NonFiniteMismatchesFail) {
 // ---------------------------------------------------------------------------------------------
 // The command-line program.
 
-// A fresh directory under the system temp dir, removed (with its contents) on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    const std::string name = "poolnet_conformance_test_" + std::to_string(::getpid()) + "_" +
-                             std::to_string(rd());
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+using testing::CommandResult;
+using testing::TempDir;
 
-  std::string file(const std::string& name, const std::string& contents) const {
-    const std::filesystem::path p = path_ / name;
-    std::ofstream out(p);
-    out << contents;
-    return p.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-// Runs `args` after the poolnet program; stdout and stderr together.
+// Runs `args` after the poolnet program; stdout and stderr together in `out`.
 CommandResult run_cli(const std::string& args) {
-  // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
-  std::string command = "'";
-  command += POOLNET_CLI;
-  command += "' ";
-  command += args;
-  command += " 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    ADD_FAILURE() << "popen failed: " << command;
-    return result;
-  }
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::run_command(args, testing::StderrTo::kStdout);
 }
 
 TEST(ConformanceCli, MissingFileExitsNonZero) {

@@ -89,11 +89,7 @@ void expect_error_containing(Fn&& fn, std::initializer_list<std::string_view> pi
     fn();
     ADD_FAILURE() << "expected an exception, none was thrown";
   } catch (const E& e) {
-    const std::string message = e.what();
-    for (std::string_view piece : pieces) {
-      EXPECT_NE(message.find(piece), std::string::npos)
-          << "message lacks \"" << piece << "\": " << message;
-    }
+    testing::expect_contains_all(e.what(), pieces);
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception type: " << e.what();
   }

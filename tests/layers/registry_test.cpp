@@ -14,6 +14,7 @@
 #include "poolnet/error.hpp"
 #include "poolnet/layers/pooling.hpp"
 #include "poolnet/layers/registry.hpp"
+#include "test_util.hpp"
 
 namespace poolnet {
 namespace {
@@ -50,11 +51,7 @@ void expect_make_layer_error(std::string_view class_name, const Json& config,
     ADD_FAILURE() << "make_layer(" << class_name << ", " << config.dump()
                   << ") did not throw; built " << layer->get_config().dump();
   } catch (const ArgumentError& e) {
-    const std::string message = e.what();
-    for (std::string_view piece : pieces) {
-      EXPECT_NE(message.find(piece), std::string::npos)
-          << "message lacks \"" << piece << "\": " << message;
-    }
+    testing::expect_contains_all(e.what(), pieces);
   } catch (const std::exception& e) {
     ADD_FAILURE() << "make_layer(" << class_name << ", " << config.dump()
                   << ") threw the wrong type: " << e.what();

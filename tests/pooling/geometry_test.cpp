@@ -12,6 +12,7 @@
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
 #include "poolnet/tensor.hpp"
+#include "test_util.hpp"
 
 namespace poolnet {
 namespace {
@@ -211,36 +212,9 @@ TEST(AxisGeometryTest, AgreesWithBruteForceForAllSmallArguments) {
 // ---------------------------------------------------------------------------------------------
 // plan_pooling: output shapes
 
-PoolSpec windowed(PoolOp op, int rank, std::vector<std::int64_t> window,
-                  std::vector<std::int64_t> strides, Padding padding, DataFormat format) {
-  PoolSpec spec;
-  spec.op = op;
-  spec.spatial_rank = rank;
-  spec.window = std::move(window);
-  spec.strides = std::move(strides);
-  spec.padding = padding;
-  spec.data_format = format;
-  return spec;
-}
-
-PoolSpec global_spec(PoolOp op, int rank, DataFormat format) {
-  PoolSpec spec;
-  spec.op = op;
-  spec.spatial_rank = rank;
-  spec.global = true;
-  spec.data_format = format;
-  return spec;
-}
-
-// (batch, spatial..., channels) or (batch, channels, spatial...).
-Shape make_shape(std::int64_t batch, const std::vector<std::int64_t>& spatial,
-                 std::int64_t channels, DataFormat format) {
-  std::vector<std::int64_t> dims{batch};
-  if (format == DataFormat::kChannelsFirst) dims.push_back(channels);
-  dims.insert(dims.end(), spatial.begin(), spatial.end());
-  if (format == DataFormat::kChannelsLast) dims.push_back(channels);
-  return Shape(dims);
-}
+using testing::global_spec;
+using testing::make_shape;
+using testing::windowed_spec;
 
 struct PlanCase {
   const char* what;
@@ -271,7 +245,8 @@ TEST(PlanPoolingGeometryTest, OutputShapesFor1D2D3DInBothDataFormats) {
   for (const PlanCase& c : cases) {
     for (const DataFormat format : {DataFormat::kChannelsLast, DataFormat::kChannelsFirst}) {
       SCOPED_TRACE(std::string(c.what) + " " + std::string(to_string(format)));
-      const PoolSpec spec = windowed(PoolOp::kMax, c.rank, c.window, c.strides, c.padding, format);
+      const PoolSpec spec =
+          windowed_spec(PoolOp::kMax, c.rank, c.window, c.strides, c.padding, format);
       const Shape input = make_shape(2, c.in, 3, format);
       const PoolPlan plan = plan_pooling(spec, input);
       EXPECT_EQ(plan.input_shape, input);
@@ -311,8 +286,8 @@ TEST(PlanPoolingGeometryTest, OutputShapesFor1D2D3DInBothDataFormats) {
 
 TEST(PlanPoolingGeometryTest, PerAxisPaddingIsComputedIndependently) {
   // rows: in=5, k=4, s=2 -> pad 1/2; cols: in=3, k=2, s=2 -> pad 0/1.
-  const PoolSpec spec =
-      windowed(PoolOp::kAverage, 2, {4, 2}, {2, 2}, Padding::kSame, DataFormat::kChannelsFirst);
+  const PoolSpec spec = windowed_spec(PoolOp::kAverage, 2, {4, 2}, {2, 2}, Padding::kSame,
+                                      DataFormat::kChannelsFirst);
   const PoolPlan plan = plan_pooling(spec, Shape{1, 2, 5, 3});
   EXPECT_EQ(plan.output_shape, (Shape{1, 2, 3, 2}));
   EXPECT_EQ(plan.axes[1].pad_before, 1);
@@ -358,8 +333,8 @@ TEST(PlanPoolingGeometryTest, GlobalSpecsIgnoreWindowStridesAndPadding) {
 }
 
 TEST(PlanPoolingGeometryTest, LargestPoolArgumentIsAcceptedWithSamePadding) {
-  const PoolSpec spec = windowed(PoolOp::kMax, 1, {kMaxPoolArgument}, {kMaxPoolArgument},
-                                 Padding::kSame, DataFormat::kChannelsLast);
+  const PoolSpec spec = windowed_spec(PoolOp::kMax, 1, {kMaxPoolArgument}, {kMaxPoolArgument},
+                                      Padding::kSame, DataFormat::kChannelsLast);
   const PoolPlan plan = plan_pooling(spec, Shape{1, 3, 1});
   EXPECT_EQ(plan.output_shape, (Shape{1, 1, 1}));
   EXPECT_EQ(plan.axes[2].window_begin(0), 0);
@@ -372,7 +347,7 @@ TEST(PlanPoolingGeometryTest, LargestPoolArgumentIsAcceptedWithSamePadding) {
 PoolSpec max2d(std::vector<std::int64_t> window, std::vector<std::int64_t> strides,
                Padding padding = Padding::kValid,
                DataFormat format = DataFormat::kChannelsLast) {
-  return windowed(PoolOp::kMax, 2, std::move(window), std::move(strides), padding, format);
+  return windowed_spec(PoolOp::kMax, 2, std::move(window), std::move(strides), padding, format);
 }
 
 TEST(PlanPoolingGeometryTest, NonPositivePoolSizeOrStridesIsArgumentError) {
@@ -396,8 +371,8 @@ TEST(PlanPoolingGeometryTest, WrongTupleLengthIsArgumentError) {
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {1}), input), ArgumentError);
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {1, 1, 1}), input), ArgumentError);
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {}), input), ArgumentError);
-  const PoolSpec one_d = windowed(PoolOp::kAverage, 1, {2, 2}, {2}, Padding::kValid,
-                                  DataFormat::kChannelsLast);
+  const PoolSpec one_d =
+      windowed_spec(PoolOp::kAverage, 1, {2, 2}, {2}, Padding::kValid, DataFormat::kChannelsLast);
   EXPECT_THROW(plan_pooling(one_d, Shape{1, 6, 1}), ArgumentError);
 }
 
@@ -434,8 +409,8 @@ TEST(PlanPoolingGeometryTest, WrongInputRankIsShapeError) {
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {2, 2}), Shape{1, 6, 6}), ShapeError);
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {2, 2}), Shape{1, 6, 6, 1, 1}), ShapeError);
   EXPECT_THROW(plan_pooling(max2d({2, 2}, {2, 2}), Shape{6}), ShapeError);
-  const PoolSpec one_d = windowed(PoolOp::kMax, 1, {2}, {2}, Padding::kSame,
-                                  DataFormat::kChannelsFirst);
+  const PoolSpec one_d =
+      windowed_spec(PoolOp::kMax, 1, {2}, {2}, Padding::kSame, DataFormat::kChannelsFirst);
   EXPECT_THROW(plan_pooling(one_d, Shape{1, 2, 6, 6}), ShapeError);
   EXPECT_THROW(plan_pooling(global_spec(PoolOp::kAverage, 3, DataFormat::kChannelsLast),
                             Shape{1, 4, 4, 1}),
@@ -449,8 +424,8 @@ TEST(PlanPoolingGeometryTest, ValidWindowLargerThanInputIsShapeError) {
   EXPECT_THROW(plan_pooling(max2d({2, 4}, {1, 1}), Shape{1, 9, 3, 1}), ShapeError);
   // Much smaller, with a stride large enough that TF's integer division would give 1.
   EXPECT_THROW(plan_pooling(max2d({5, 5}, {9, 9}), Shape{1, 1, 1, 1}), ShapeError);
-  const PoolSpec three_d = windowed(PoolOp::kAverage, 3, {2, 2, 3}, {1, 1, 1}, Padding::kValid,
-                                    DataFormat::kChannelsFirst);
+  const PoolSpec three_d = windowed_spec(PoolOp::kAverage, 3, {2, 2, 3}, {1, 1, 1}, Padding::kValid,
+                                         DataFormat::kChannelsFirst);
   EXPECT_THROW(plan_pooling(three_d, Shape{1, 1, 2, 2, 2}), ShapeError);
   // The same windows with 'same' padding are fine.
   EXPECT_NO_THROW(plan_pooling(max2d({4, 4}, {1, 1}, Padding::kSame), Shape{1, 3, 3, 1}));
@@ -491,9 +466,7 @@ std::string message_of(const PoolSpec& spec, const Shape& input, std::string_vie
 bool starts_with(const std::string& text, std::string_view prefix) {
   return text.rfind(prefix, 0) == 0;
 }
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(PlanPoolingGeometryTest, ValidWindowMessageNamesContextArgumentValueShapeAndFormat) {
   const std::string m = message_of<ShapeError>(max2d({4, 4}, {1, 1}), Shape{1, 3, 3, 1},
@@ -508,9 +481,10 @@ TEST(PlanPoolingGeometryTest, ValidWindowMessageNamesContextArgumentValueShapeAn
 }
 
 TEST(PlanPoolingGeometryTest, ValidWindowMessageNamesChannelsFirst) {
-  const std::string m = message_of<ShapeError>(
-      windowed(PoolOp::kAverage, 2, {4, 4}, {1, 1}, Padding::kValid, DataFormat::kChannelsFirst),
-      Shape{1, 1, 3, 3}, "AveragePooling2D");
+  const std::string m =
+      message_of<ShapeError>(windowed_spec(PoolOp::kAverage, 2, {4, 4}, {1, 1}, Padding::kValid,
+                                           DataFormat::kChannelsFirst),
+                             Shape{1, 1, 3, 3}, "AveragePooling2D");
   EXPECT_TRUE(starts_with(m, "AveragePooling2D")) << m;
   EXPECT_TRUE(contains(m, "(1, 1, 3, 3)")) << m;
   EXPECT_TRUE(contains(m, "channels_first")) << m;
@@ -535,7 +509,7 @@ TEST(PlanPoolingGeometryTest, ValidWindowMessageHintsAtOtherDataFormatWhenItWoul
   EXPECT_FALSE(contains(none, "channels_first")) << none;
   // 1D: channels_last (1, 1, 5) has steps=1; channels_first would give steps=5.
   const std::string one_d = message_of<ShapeError>(
-      windowed(PoolOp::kMax, 1, {3}, {1}, Padding::kValid, DataFormat::kChannelsLast),
+      windowed_spec(PoolOp::kMax, 1, {3}, {1}, Padding::kValid, DataFormat::kChannelsLast),
       Shape{1, 1, 5}, "MaxPooling1D");
   EXPECT_TRUE(starts_with(one_d, "MaxPooling1D")) << one_d;
   EXPECT_TRUE(contains(one_d, "channels_first")) << one_d;

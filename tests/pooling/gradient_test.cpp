@@ -55,26 +55,6 @@ std::string case_name(const GradCase& c) {
 // gtest prints the case by name when a check fails.
 void PrintTo(const GradCase& c, std::ostream* os) { *os << case_name(c); }
 
-Shape input_shape(const GradCase& c) {
-  std::vector<std::int64_t> dims{c.batch};
-  if (c.format == DataFormat::kChannelsFirst) dims.push_back(c.channels);
-  dims.insert(dims.end(), c.spatial.begin(), c.spatial.end());
-  if (c.format == DataFormat::kChannelsLast) dims.push_back(c.channels);
-  return Shape(dims);
-}
-
-PoolSpec make_spec(const GradCase& c) {
-  PoolSpec spec;
-  spec.op = c.op;
-  spec.spatial_rank = c.rank();
-  spec.global = c.global;
-  spec.window = c.window;
-  spec.strides = c.strides;
-  spec.padding = c.padding;
-  spec.data_format = c.format;
-  return spec;
-}
-
 std::vector<GradCase> all_cases() {
   struct Base {
     std::vector<std::int64_t> spatial;
@@ -125,7 +105,9 @@ class PoolGradientTest : public ::testing::TestWithParam<GradCase> {};
 
 TEST_P(PoolGradientTest, BackwardMatchesCentralDifferencesOfForward) {
   const GradCase& c = GetParam();
-  const PoolPlan plan = plan_pooling(make_spec(c), input_shape(c));
+  const PoolPlan plan = plan_pooling(
+      testing::pool_spec(c.op, c.rank(), c.global, c.window, c.strides, c.padding, c.format),
+      testing::make_shape(c.batch, c.spatial, c.channels, c.format));
 
   // Values 0.05 apart: a max-pooling perturbation of +-1e-3 never changes which cell is the
   // maximum, so the loss is linear in each input around the point and the difference is exact.
@@ -175,12 +157,8 @@ INSTANTIATE_TEST_SUITE_P(AllRanksOpsPaddingsLayouts, PoolGradientTest,
 
 TEST(PoolGradientExplicitTest, MaxGradientFromOverlappingWindowsAccumulates) {
   // 1D [1, 5, 2, 0], pool 2, stride 1, valid: windows [1,5], [5,2], [2,0] -> 5, 5, 2.
-  PoolSpec spec;
-  spec.op = PoolOp::kMax;
-  spec.spatial_rank = 1;
-  spec.window = {2};
-  spec.strides = {1};
-  const PoolPlan plan = plan_pooling(spec, Shape{1, 4, 1});
+  const PoolPlan plan =
+      plan_pooling(testing::windowed_spec(PoolOp::kMax, 1, {2}, {1}), Shape{1, 4, 1});
   const float in[] = {1, 5, 2, 0};
   const float w[] = {0.5f, 0.25f, 2.0f};
   const Tensor g = pool_backward(plan, Tensor(Shape{1, 4, 1}, in), Tensor(Shape{1, 3, 1}, w),
@@ -193,12 +171,8 @@ TEST(PoolGradientExplicitTest, MaxGradientFromOverlappingWindowsAccumulates) {
 
 TEST(PoolGradientExplicitTest, AverageGradientFromOverlappingWindowsAccumulates) {
   // 1D length 3, pool 2, stride 1, valid: cell 1 is in both windows, each of count 2.
-  PoolSpec spec;
-  spec.op = PoolOp::kAverage;
-  spec.spatial_rank = 1;
-  spec.window = {2};
-  spec.strides = {1};
-  spec.data_format = DataFormat::kChannelsFirst;
+  const PoolSpec spec = testing::windowed_spec(PoolOp::kAverage, 1, {2}, {1}, Padding::kValid,
+                                               DataFormat::kChannelsFirst);
   const PoolPlan plan = plan_pooling(spec, Shape{1, 1, 3});
   const float in[] = {4, -1, 7};
   const float w[] = {1.0f, 3.0f};
@@ -212,12 +186,7 @@ TEST(PoolGradientExplicitTest, AverageGradientFromOverlappingWindowsAccumulates)
 TEST(PoolGradientExplicitTest, CellsSkippedByStrideGetZeroGradient) {
   // 1D length 7, pool 2, stride 3, valid: windows [0,1], [3,4]; cells 2, 5, 6 are never read.
   for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
-    PoolSpec spec;
-    spec.op = op;
-    spec.spatial_rank = 1;
-    spec.window = {2};
-    spec.strides = {3};
-    const PoolPlan plan = plan_pooling(spec, Shape{1, 7, 1});
+    const PoolPlan plan = plan_pooling(testing::windowed_spec(op, 1, {2}, {3}), Shape{1, 7, 1});
     const Tensor x = testing::random_distinct_tensor(plan.input_shape, 5u, 0.05f);
     const Tensor w(plan.output_shape, 1.0f);
     const Tensor g = pool_backward(plan, x, w, PoolBackend::kReference);

@@ -55,23 +55,11 @@ std::string describe(const Config& c) {
 }
 
 Shape shape_of(const Config& c) {
-  Dims dims{c.batch};
-  if (c.format == DataFormat::kChannelsFirst) dims.push_back(c.channels);
-  dims.insert(dims.end(), c.spatial.begin(), c.spatial.end());
-  if (c.format == DataFormat::kChannelsLast) dims.push_back(c.channels);
-  return Shape(dims);
+  return testing::make_shape(c.batch, c.spatial, c.channels, c.format);
 }
 
 PoolSpec spec_of(const Config& c) {
-  PoolSpec spec;
-  spec.op = c.op;
-  spec.spatial_rank = c.rank();
-  spec.global = c.global;
-  spec.window = c.window;
-  spec.strides = c.strides;
-  spec.padding = c.padding;
-  spec.data_format = c.format;
-  return spec;
+  return testing::pool_spec(c.op, c.rank(), c.global, c.window, c.strides, c.padding, c.format);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,17 +418,11 @@ TEST(PoolReferenceOracleTest, ChannelsFirstResultsAreTransposedChannelsLastResul
 // ---------------------------------------------------------------------------------------------
 // Tensor conveniences check shapes
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(PoolReferenceOracleTest, TensorForwardRejectsInputThatDoesNotMatchPlan) {
-  PoolSpec spec;
-  spec.op = PoolOp::kMax;
-  spec.spatial_rank = 2;
-  spec.window = {2, 2};
-  spec.strides = {2, 2};
-  const PoolPlan plan = plan_pooling(spec, Shape{1, 4, 4, 1});
+  const PoolPlan plan =
+      plan_pooling(testing::windowed_spec(PoolOp::kMax, 2, {2, 2}, {2, 2}), Shape{1, 4, 4, 1});
   for (const PoolBackend backend : {PoolBackend::kReference, PoolBackend::kAuto}) {
     EXPECT_THROW(pool_forward(plan, Tensor(Shape{1, 4, 5, 1}), backend), ShapeError);
     EXPECT_THROW(pool_forward(plan, Tensor(Shape{1, 4, 4, 2}), backend), ShapeError);
@@ -461,12 +443,8 @@ TEST(PoolReferenceOracleTest, TensorForwardRejectsInputThatDoesNotMatchPlan) {
 }
 
 TEST(PoolReferenceOracleTest, TensorBackwardRejectsInputOrGradientThatDoesNotMatchPlan) {
-  PoolSpec spec;
-  spec.op = PoolOp::kAverage;
-  spec.spatial_rank = 1;
-  spec.window = {2};
-  spec.strides = {2};
-  spec.data_format = DataFormat::kChannelsFirst;
+  const PoolSpec spec = testing::windowed_spec(PoolOp::kAverage, 1, {2}, {2}, Padding::kValid,
+                                               DataFormat::kChannelsFirst);
   const PoolPlan plan = plan_pooling(spec, Shape{2, 3, 6});
   const Tensor x(Shape{2, 3, 6});
   const Tensor w(Shape{2, 3, 3});

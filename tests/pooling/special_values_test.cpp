@@ -29,34 +29,15 @@ const char* backend_name(PoolBackend backend) {
   return backend == PoolBackend::kReference ? "reference" : "auto";
 }
 
-PoolSpec windowed(PoolOp op, std::vector<std::int64_t> window, std::vector<std::int64_t> strides,
-                  Padding padding, DataFormat format = DataFormat::kChannelsLast) {
-  PoolSpec spec;
-  spec.op = op;
-  spec.spatial_rank = static_cast<int>(window.size());
-  spec.window = std::move(window);
-  spec.strides = std::move(strides);
-  spec.padding = padding;
-  spec.data_format = format;
-  return spec;
-}
+using testing::global_spec;
+using testing::make_shape;
 
-PoolSpec global_spec(PoolOp op, int rank, DataFormat format = DataFormat::kChannelsLast) {
-  PoolSpec spec;
-  spec.op = op;
-  spec.spatial_rank = rank;
-  spec.global = true;
-  spec.data_format = format;
-  return spec;
-}
-
-Shape make_shape(std::int64_t batch, const std::vector<std::int64_t>& spatial,
-                 std::int64_t channels, DataFormat format) {
-  std::vector<std::int64_t> dims{batch};
-  if (format == DataFormat::kChannelsFirst) dims.push_back(channels);
-  dims.insert(dims.end(), spatial.begin(), spatial.end());
-  if (format == DataFormat::kChannelsLast) dims.push_back(channels);
-  return Shape(dims);
+// Windowed pooling whose spatial rank is the window's length.
+PoolSpec windowed(PoolOp op, const std::vector<std::int64_t>& window,
+                  std::vector<std::int64_t> strides, Padding padding,
+                  DataFormat format = DataFormat::kChannelsLast) {
+  return testing::windowed_spec(op, static_cast<int>(window.size()), window, std::move(strides),
+                                padding, format);
 }
 
 Tensor forward(const PoolSpec& spec, const Tensor& x, PoolBackend backend) {

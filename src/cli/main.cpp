@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "cli/model_commands.hpp"
 #include "cli/pool_demo.hpp"
 #include "io/csv.hpp"
 #include "poolnet/conformance.hpp"
@@ -59,14 +60,64 @@ int main(int argc, char** argv) {
   pool->add_option("--strides", strides, "Strides: N or ROWS,COLS (default: the pool size)");
   pool->add_option("--padding", padding, "valid or same")->capture_default_str();
 
+  std::string summary_model;
+  CLI::App* summary = app.add_subcommand("summary", "Print a model's Keras-style summary");
+  summary->add_option("model", summary_model, "Keras JSON architecture or saved model (.pnet)")
+      ->required();
+
+  poolnet::cli::TrainArgs train_args;
+  std::int64_t limit = 0;
+  CLI::App* train = app.add_subcommand(
+      "train", "Train a model on an MNIST-format data set (default: Fashion-MNIST), evaluate it on "
+               "the test split and save it");
+  train->add_option("model", train_args.model_path, "Keras JSON architecture, or a saved model to train further")
+      ->required();
+  train->add_option("--data-dir", train_args.data_dir,
+                    "MNIST-format directory (default: /usr/share/datasets/fashion-mnist)");
+  train->add_option("--epochs", train_args.epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--batch-size", train_args.batch_size, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--optimizer", train_args.optimizer, "adam, sgd or rmsprop (default: the model's compile_config, else adam)");
+  train->add_option("--learning-rate", train_args.learning_rate, "Learning rate (default: the optimizer's Keras default)");
+  train->add_option("--validation-split", train_args.validation_split, "Fraction held out for validation")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  train->add_option("--seed", train_args.seed, "Seed for weights, shuffling and dropout")->capture_default_str();
+  train->add_option("--threads", train_args.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  train->add_option("--out", train_args.out, "Where to save the trained model (default: <model name>.pnet)");
+  train->add_option("--limit", limit, "Use only the first N training images (quick runs)")->check(CLI::PositiveNumber);
+
+  std::string evaluate_model, evaluate_data;
+  CLI::App* evaluate = app.add_subcommand("evaluate", "Print a saved model's test loss and accuracy");
+  evaluate->add_option("model", evaluate_model, "Saved model (.pnet)")->required();
+  evaluate->add_option("--data-dir", evaluate_data, "MNIST-format directory (default: Fashion-MNIST)");
+
+  std::string predict_model;
+  std::vector<std::string> predict_images;
+  int predict_top = 3;
+  CLI::App* predict = app.add_subcommand(
+      "predict", "Classify images (PNG or PGM, grayscale or converted; resized to the model's input)");
+  predict->add_option("model", predict_model, "Saved model (.pnet)")->required();
+  predict->add_option("images", predict_images, "Image files")->required();
+  predict->add_option("--top", predict_top, "How many classes to show")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     if (conform->parsed()) return run_conform(conform_file, reference_only);
     if (pool->parsed()) return run_pool(input_path, pool_size, strides, padding);
+    if (summary->parsed()) return poolnet::cli::run_summary(summary_model, std::cout);
+    if (train->parsed()) {
+      if (limit > 0) train_args.limit = limit;
+      return poolnet::cli::run_train(train_args, std::cout);
+    }
+    if (evaluate->parsed()) return poolnet::cli::run_evaluate(evaluate_model, evaluate_data, std::cout);
+    if (predict->parsed()) return poolnet::cli::run_predict(predict_model, predict_images, predict_top, std::cout);
   } catch (const poolnet::Error& e) {
     std::cerr << "poolnet " << app.get_subcommands().front()->get_name() << ": " << e.what()
               << std::endl;
+    return kExitUsage;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "poolnet " << app.get_subcommands().front()->get_name()
+              << ": out of memory" << std::endl;
     return kExitUsage;
   }
   return 0;

@@ -1,4 +1,542 @@
+// Keras core layers: Dense, Flatten, Dropout, Activation, and the glorot_uniform initialiser.
+#include "poolnet/layers/core.hpp"
+
+#include <cblas.h>
+
+#include <climits>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "poolnet/error.hpp"
+#include "poolnet/pooling.hpp"
+
+namespace poolnet {
+namespace {
+
+// Runs a parser that throws a context-free ArgumentError and prefixes the layer's class name.
+template <typename Parse>
+auto parse_in_context(std::string_view context, Parse&& parse) {
+  try {
+    return parse();
+  } catch (const ArgumentError& e) {
+    std::string message(context);
+    message += ": ";
+    message += e.what();
+    throw ArgumentError(message);
+  }
+}
+
+// A GEMM dimension as OpenBLAS's int, or ShapeError.
+blasint blas_dim(std::int64_t n, std::string_view context, const Shape& shape) {
+  if (n > INT_MAX) {
+    std::string message(context);
+    message += ": input shape ";
+    message += shape.to_string();
+    message += " is too large for the GEMM (a dimension exceeds 2^31 - 1)";
+    throw ShapeError(message);
+  }
+  return static_cast<blasint>(n);
+}
+
+// Product of all dims but the last.
+std::int64_t leading_rows(const Shape& shape) {
+  std::int64_t rows = 1;
+  for (int i = 0; i < shape.rank() - 1; ++i) rows *= shape[i];
+  return rows;
+}
+
+void check_same_shape(std::string_view context, std::string_view what, const Shape& got,
+                      const Shape& expected, const Shape& input_shape) {
+  if (got == expected) return;
+  std::string message(context);
+  message += ": ";
+  message += what;
+  message += " has shape ";
+  message += got.to_string();
+  message += ", expected ";
+  message += expected.to_string();
+  message += " (input shape ";
+  message += input_shape.to_string();
+  message += ")";
+  throw ShapeError(message);
+}
+
+}  // namespace
+
+// ---- glorot_uniform ---------------------------------------------------------------------------
+
+void glorot_uniform(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, Rng& rng) {
+  if (fan_in < 0 || fan_out < 0 || fan_in + fan_out <= 0) {
+    std::string message = "glorot_uniform: fan_in + fan_out must be positive, got fan_in ";
+    message += std::to_string(fan_in);
+    message += " and fan_out ";
+    message += std::to_string(fan_out);
+    throw ArgumentError(message);
+  }
+  const float limit = static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan_in + fan_out)));
+  for (float& v : t.values()) v = rng.uniform(-limit, limit);
+}
+
+// ---- Dense ------------------------------------------------------------------------------------
+
+Dense::Dense(std::int64_t units, std::string_view activation, bool use_bias)
+    : Layer(keras_default_name(kClassName)),
+      units_(units),
+      activation_(parse_in_context(kClassName, [&] { return parse_activation(activation); })),
+      use_bias_(use_bias) {
+  if (units <= 0) {
+    std::string message = "Dense: units must be a positive integer, got ";
+    message += std::to_string(units);
+    throw ArgumentError(message);
+  }
+}
+
+Shape Dense::compute_output_shape(const Shape& input_shape) const {
+  if (input_shape.rank() < 2) {
+    std::string message = "Dense: input must have rank >= 2 (batch, ..., features), got shape ";
+    message += input_shape.to_string();
+    throw ShapeError(message);
+  }
+  if (kernel_.value.rank() == 2 && input_shape[-1] != kernel_.value.dim(0)) {
+    std::string message = "Dense: input shape ";
+    message += input_shape.to_string();
+    message += " does not fit the kernel of shape ";
+    message += kernel_.value.shape().to_string();
+    message += " (the input's last dimension must be ";
+    message += std::to_string(kernel_.value.dim(0));
+    message += ")";
+    throw ShapeError(message);
+  }
+  std::vector<std::int64_t> dims = input_shape.to_vector();
+  dims.back() = units_;
+  return Shape(dims);
+}
+
+void Dense::build(const Shape& input_shape, Rng& rng) {
+  if (kernel_.value.rank() == 2) {
+    (void)compute_output_shape(input_shape);  // same size: keep the weights; else ShapeError
+    return;
+  }
+  (void)compute_output_shape(input_shape);
+  const std::int64_t in = input_shape[-1];
+  kernel_.value = Tensor(Shape{in, units_});
+  glorot_uniform(kernel_.value, in, units_, rng);
+  kernel_.grad = Tensor(Shape{in, units_});
+  if (use_bias_) {
+    bias_.value = Tensor(Shape{units_});
+    bias_.grad = Tensor(Shape{units_});
+  }
+}
+
+std::vector<Parameter*> Dense::parameters() {
+  if (kernel_.value.rank() == 0) return {};
+  if (use_bias_) return {&kernel_, &bias_};
+  return {&kernel_};
+}
+
+Tensor Dense::forward(const Tensor& input) const {
+  if (kernel_.value.rank() != 2) throw Error("Dense: not built (call build() before forward())");
+  const Shape out_shape = compute_output_shape(input.shape());
+  Tensor output(out_shape);
+  const std::int64_t rows = leading_rows(input.shape());
+  const std::int64_t in = kernel_.value.dim(0);
+  if (rows == 0) return output;
+  if (in > 0) {
+    const blasint m = blas_dim(rows, kClassName, input.shape());
+    const blasint n = blas_dim(units_, kClassName, input.shape());
+    const blasint k = blas_dim(in, kClassName, input.shape());
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, input.data(), k,
+                kernel_.value.data(), n, 0.0f, output.data(), n);
+  }
+  // Bias and activation in one pass over the output, row by row (softmax needs whole rows).
+  float* out = output.data();
+  const float* bias = use_bias_ ? bias_.value.data() : nullptr;
+  const std::int64_t units = units_;
+  const ActivationKind activation = activation_;
+#pragma omp parallel for schedule(static) if (rows * units >= (1 << 16))
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* row = out + r * units;
+    if (bias != nullptr) {
+      for (std::int64_t j = 0; j < units; ++j) row[j] += bias[j];
+    }
+    activation_forward(activation, std::span<float>(row, static_cast<std::size_t>(units)), units);
+  }
+  return output;
+}
+
+Tensor Dense::backward(const Tensor& input, const Tensor& grad_output) const {
+  const Tensor output = forward(input);  // checks built and the input shape
+  check_same_shape(kClassName, "grad_output", grad_output.shape(), output.shape(), input.shape());
+  Tensor dz(output.shape());
+  activation_backward(activation_, output.values(), grad_output.values(), dz.values(), units_);
+  Tensor grad_input(input.shape());
+  const std::int64_t rows = leading_rows(input.shape());
+  const std::int64_t in = kernel_.value.dim(0);
+  if (rows == 0 || in == 0) return grad_input;
+  const blasint m = blas_dim(rows, kClassName, input.shape());
+  const blasint n = blas_dim(in, kClassName, input.shape());
+  const blasint k = blas_dim(units_, kClassName, input.shape());
+  // dX (rows, in) = dZ (rows, units) * W^T (units, in).
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, dz.data(), k,
+              kernel_.value.data(), k, 0.0f, grad_input.data(), n);
+  return grad_input;
+}
+
+Tensor Dense::backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
+  if (kernel_.value.rank() != 2) throw Error("Dense: not built (call build() before backward_train())");
+  const Shape out_shape = compute_output_shape(input.shape());
+  check_same_shape(kClassName, "output", output.shape(), out_shape, input.shape());
+  check_same_shape(kClassName, "grad_output", grad_output.shape(), out_shape, input.shape());
+  Tensor dz(out_shape);
+  activation_backward(activation_, output.values(), grad_output.values(), dz.values(), units_);
+
+  const std::int64_t rows = leading_rows(input.shape());
+  const std::int64_t in = kernel_.value.dim(0);
+  Tensor grad_input(input.shape());
+  if (rows == 0) return grad_input;
+  const blasint r = blas_dim(rows, kClassName, input.shape());
+  const blasint u = blas_dim(units_, kClassName, input.shape());
+  const blasint k = blas_dim(in, kClassName, input.shape());
+  if (in > 0) {
+    // dW (in, units) += X^T (in, rows) * dZ (rows, units).
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, u, r, 1.0f, input.data(), k, dz.data(),
+                u, 1.0f, kernel_.grad.data(), u);
+    // dX (rows, in) = dZ (rows, units) * W^T (units, in).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, k, u, 1.0f, dz.data(), u,
+                kernel_.value.data(), u, 0.0f, grad_input.data(), k);
+  }
+  if (use_bias_) {
+    // db = sum over rows of dZ, in double, always in row order (deterministic).
+    std::vector<double> sum(static_cast<std::size_t>(units_), 0.0);
+    const float* d = dz.data();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < units_; ++j) sum[static_cast<std::size_t>(j)] += d[i * units_ + j];
+    }
+    float* db = bias_.grad.data();
+    for (std::int64_t j = 0; j < units_; ++j) db[j] += static_cast<float>(sum[static_cast<std::size_t>(j)]);
+  }
+  return grad_input;
+}
+
+nlohmann::json Dense::get_config() const {
+  return {
+      {"name", name()},
+      {"trainable", kernel_.trainable},
+      {"dtype", "float32"},
+      {"units", units_},
+      {"activation", to_string(activation_)},
+      {"use_bias", use_bias_},
+      {"kernel_initializer",
+       {{"module", "keras.initializers"},
+        {"class_name", "GlorotUniform"},
+        {"config", {{"seed", nullptr}}},
+        {"registered_name", nullptr}}},
+      {"bias_initializer",
+       {{"module", "keras.initializers"},
+        {"class_name", "Zeros"},
+        {"config", nlohmann::json::object()},
+        {"registered_name", nullptr}}},
+      {"kernel_regularizer", nullptr},
+      {"bias_regularizer", nullptr},
+      {"kernel_constraint", nullptr},
+      {"bias_constraint", nullptr},
+  };
+}
+
+// ---- Flatten ----------------------------------------------------------------------------------
+
+Flatten::Flatten(std::string_view data_format)
+    : Layer(keras_default_name(kClassName)),
+      channels_first_(parse_in_context(kClassName, [&] { return parse_data_format(data_format); }) ==
+                      DataFormat::kChannelsFirst) {}
+
+Shape Flatten::compute_output_shape(const Shape& input_shape) const {
+  if (input_shape.rank() < 1) throw ShapeError("Flatten: input must have a batch axis");
+  // Keras: (batch,) -> (batch, 1); else (batch, prod(rest)).
+  std::int64_t rest = 1;
+  for (int i = 1; i < input_shape.rank(); ++i) rest *= input_shape[i];
+  return Shape{input_shape[0], rest};
+}
+
+namespace {
+
+// (batch, channels, spatial) <-> (batch, spatial, channels) for a channels_first Flatten.
+void transpose_channels(const float* src, float* dst, std::int64_t batch, std::int64_t channels,
+                        std::int64_t spatial, bool to_channels_last) {
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t base = b * channels * spatial;
+    for (std::int64_t c = 0; c < channels; ++c) {
+      for (std::int64_t s = 0; s < spatial; ++s) {
+        const std::int64_t first = base + c * spatial + s;
+        const std::int64_t last = base + s * channels + c;
+        if (to_channels_last) {
+          dst[last] = src[first];
+        } else {
+          dst[first] = src[last];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Tensor Flatten::forward(const Tensor& input) const {
+  const Shape out_shape = compute_output_shape(input.shape());
+  if (!channels_first_ || input.rank() < 3) return input.reshaped(out_shape);
+  Tensor output(out_shape);
+  const std::int64_t batch = input.dim(0);
+  const std::int64_t channels = input.dim(1);
+  const std::int64_t spatial = batch * channels == 0 ? 0 : input.size() / (batch * channels);
+  transpose_channels(input.data(), output.data(), batch, channels, spatial, true);
+  return output;
+}
+
+Tensor Flatten::backward(const Tensor& input, const Tensor& grad_output) const {
+  const Shape out_shape = compute_output_shape(input.shape());
+  check_same_shape(kClassName, "grad_output", grad_output.shape(), out_shape, input.shape());
+  if (!channels_first_ || input.rank() < 3) return grad_output.reshaped(input.shape());
+  Tensor grad_input(input.shape());
+  const std::int64_t batch = input.dim(0);
+  const std::int64_t channels = input.dim(1);
+  const std::int64_t spatial = batch * channels == 0 ? 0 : input.size() / (batch * channels);
+  transpose_channels(grad_output.data(), grad_input.data(), batch, channels, spatial, false);
+  return grad_input;
+}
+
+nlohmann::json Flatten::get_config() const {
+  return {{"name", name()},
+          {"trainable", true},
+          {"dtype", "float32"},
+          {"data_format", channels_first_ ? "channels_first" : "channels_last"}};
+}
+
+// ---- Dropout ----------------------------------------------------------------------------------
+
+Dropout::Dropout(double rate) : Layer(keras_default_name(kClassName)), rate_(rate) {
+  if (!(rate >= 0.0 && rate < 1.0)) {
+    std::string message = "Dropout: rate must be a number in [0, 1), got ";
+    message += nlohmann::json(rate).dump();
+    throw ArgumentError(message);
+  }
+}
+
+Tensor Dropout::backward(const Tensor& input, const Tensor& grad_output) const {
+  check_same_shape(kClassName, "grad_output", grad_output.shape(), input.shape(), input.shape());
+  return grad_output;
+}
+
+Tensor Dropout::forward_train(const Tensor& input, Rng& rng) {
+  if (rate_ == 0.0) {  // Keras skips dropout entirely (and draws nothing)
+    mask_ = Tensor();
+    return input;
+  }
+  const float scale = static_cast<float>(1.0 / (1.0 - rate_));
+  mask_ = Tensor(input.shape());
+  Tensor output(input.shape());
+  float* mask = mask_.data();
+  float* out = output.data();
+  const float* in = input.data();
+  for (std::int64_t i = 0; i < input.size(); ++i) {
+    const bool keep = static_cast<double>(rng.uniform()) >= rate_;
+    mask[i] = keep ? scale : 0.0f;
+    out[i] = keep ? in[i] * scale : 0.0f;  // dropped values are 0, even NaN/inf (Keras's where())
+  }
+  return output;
+}
+
+Tensor Dropout::backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
+  (void)output;
+  check_same_shape(kClassName, "grad_output", grad_output.shape(), input.shape(), input.shape());
+  if (rate_ == 0.0) return grad_output;
+  if (!(mask_.shape() == input.shape())) {
+    std::string message = "Dropout: backward_train for input shape ";
+    message += input.shape().to_string();
+    message += " without a matching forward_train (the last mask has shape ";
+    message += mask_.rank() == 0 ? std::string("none") : mask_.shape().to_string();
+    message += ")";
+    throw ShapeError(message);
+  }
+  Tensor grad_input(input.shape());
+  const float* mask = mask_.data();
+  const float* g = grad_output.data();
+  float* dx = grad_input.data();
+  for (std::int64_t i = 0; i < input.size(); ++i) dx[i] = mask[i] != 0.0f ? g[i] * mask[i] : 0.0f;
+  return grad_input;
+}
+
+nlohmann::json Dropout::get_config() const {
+  return {{"name", name()},   {"trainable", true},  {"dtype", "float32"},
+          {"rate", rate_},    {"seed", nullptr},    {"noise_shape", nullptr}};
+}
+
+// ---- Activation -------------------------------------------------------------------------------
+
+ActivationLayer::ActivationLayer(std::string_view activation)
+    : Layer(keras_default_name(kClassName)),
+      activation_(parse_in_context(kClassName, [&] { return parse_activation(activation); })) {}
+
+Tensor ActivationLayer::forward(const Tensor& input) const {
+  Tensor output = input;
+  const std::int64_t row = input.dim(-1);
+  activation_forward(activation_, output.values(), row);
+  return output;
+}
+
+namespace {
+
+Tensor activation_layer_backward(ActivationKind activation, const Tensor& input, const Tensor& output,
+                                 const Tensor& grad_output) {
+  check_same_shape(ActivationLayer::kClassName, "output", output.shape(), input.shape(),
+                   input.shape());
+  check_same_shape(ActivationLayer::kClassName, "grad_output", grad_output.shape(), input.shape(),
+                   input.shape());
+  Tensor grad_input(input.shape());
+  activation_backward(activation, output.values(), grad_output.values(), grad_input.values(),
+                      input.dim(-1));
+  return grad_input;
+}
+
+}  // namespace
+
+Tensor ActivationLayer::backward(const Tensor& input, const Tensor& grad_output) const {
+  return activation_layer_backward(activation_, input, forward(input), grad_output);
+}
+
+Tensor ActivationLayer::backward_train(const Tensor& input, const Tensor& output,
+                                       const Tensor& grad_output) {
+  return activation_layer_backward(activation_, input, output, grad_output);
+}
+
+nlohmann::json ActivationLayer::get_config() const {
+  return {{"name", name()},
+          {"trainable", true},
+          {"dtype", "float32"},
+          {"activation", to_string(activation_)}};
+}
+
+}  // namespace poolnet
+
+// ---- Keras configs --------------------------------------------------------------------------
+
 #include "layers/keras_config.hpp"
+
 namespace poolnet::keras {
-void register_core_layers(FactoryTable&) {}
+namespace {
+
+// Keras's default initialiser, in any of the forms Keras writes it: "glorot_uniform",
+// "GlorotUniform", or {"module": "keras.initializers", "class_name": "GlorotUniform",
+// "config": {"seed": null}, "registered_name": null} (Keras 2 omits module/registered_name).
+// The seed is accepted and ignored: the model's Rng draws the weights.
+void check_initializer(const ConfigReader& read, const Json& config, const std::string& key,
+                       std::string_view class_name, std::string_view function_name,
+                       bool takes_seed) {
+  const auto it = config.find(key);
+  if (it == config.end()) return;
+  const Json& value = *it;
+  bool ok = false;
+  if (value.is_string()) {
+    const std::string s = value.get<std::string>();
+    ok = s == class_name || s == function_name;
+  } else if (value.is_object()) {
+    ok = value.contains("class_name") && value["class_name"].is_string() &&
+         value["class_name"].get<std::string>() == class_name;
+    for (const auto& [k, v] : value.items()) {
+      if (k == "class_name") continue;
+      if (k == "module") {
+        ok = ok && v.is_string() && v.get<std::string>() == "keras.initializers";
+      } else if (k == "registered_name") {
+        ok = ok && (v.is_null() || (v.is_string() && v.get<std::string>() == class_name));
+      } else if (k == "config") {
+        ok = ok && (v.is_object() || v.is_null());
+        if (!ok) break;
+        for (const auto& [ck, cv] : v.items()) {
+          const bool seed = takes_seed && ck == "seed" &&
+                            (cv.is_null() || (cv.is_number_integer() && !cv.is_boolean()));
+          if (!seed) ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+  }
+  if (!ok) {
+    std::string message = key;
+    message += " ";
+    message += value.dump();
+    message += " is not supported (poolnet supports only Keras's default, ";
+    message += class_name;
+    message += ")";
+    read.fail(message);
+  }
+}
+
+// Regularizers and constraints: only null (Keras's default) is supported.
+void check_null(const ConfigReader& read, const std::string& key) {
+  if (!read.has_value(key)) return;
+  std::string message = key;
+  message += " is not supported (poolnet supports only null, Keras's default)";
+  read.fail(message);
+}
+
+std::unique_ptr<Layer> make_dense(const Json& config) {
+  const ConfigReader read(
+      Dense::kClassName, config,
+      {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+       "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+       "bias_constraint", "lora_rank", "quantization_config"});
+  check_initializer(read, config, "kernel_initializer", "GlorotUniform", "glorot_uniform", true);
+  check_initializer(read, config, "bias_initializer", "Zeros", "zeros", false);
+  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                          "kernel_constraint", "bias_constraint", "lora_rank",
+                          "quantization_config"}) {
+    check_null(read, key);
+  }
+  const std::string activation = read.optional_string("activation").value_or("linear");
+  auto layer = std::make_unique<Dense>(read.integer("units", std::nullopt), activation,
+                                       read.boolean("use_bias", true));
+  if (config.contains("trainable") && config["trainable"] == false) {
+    layer->kernel().trainable = false;
+    layer->bias().trainable = false;
+  }
+  read.apply_name(*layer);
+  return layer;
+}
+
+std::unique_ptr<Layer> make_flatten(const Json& config) {
+  const ConfigReader read(Flatten::kClassName, config, {"data_format"});
+  auto layer = std::make_unique<Flatten>(read.data_format());
+  read.apply_name(*layer);
+  return layer;
+}
+
+std::unique_ptr<Layer> make_dropout(const Json& config) {
+  const ConfigReader read(Dropout::kClassName, config, {"rate", "seed", "noise_shape"});
+  // seed: an int or null, accepted and ignored (the model's seed drives dropout).
+  if (read.has_value("seed")) (void)read.integer("seed", std::nullopt);
+  if (read.has_value("noise_shape")) {
+    read.fail("noise_shape is not supported (poolnet supports only null, Keras's default)");
+  }
+  auto layer = std::make_unique<Dropout>(read.number("rate", std::nullopt));
+  read.apply_name(*layer);
+  return layer;
+}
+
+std::unique_ptr<Layer> make_activation(const Json& config) {
+  const ConfigReader read(ActivationLayer::kClassName, config, {"activation"});
+  auto layer = std::make_unique<ActivationLayer>(read.optional_string("activation").value_or("linear"));
+  read.apply_name(*layer);
+  return layer;
+}
+
+}  // namespace
+
+void register_core_layers(FactoryTable& table) {
+  table.emplace(std::string(Dense::kClassName), make_dense);
+  table.emplace(std::string(Flatten::kClassName), make_flatten);
+  table.emplace(std::string(Dropout::kClassName), make_dropout);
+  table.emplace(std::string(ActivationLayer::kClassName), make_activation);
+}
+
 }  // namespace poolnet::keras

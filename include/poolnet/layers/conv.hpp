@@ -48,6 +48,16 @@ class ConvLayer : public Layer {
   bool use_bias_;
   Parameter kernel_{"kernel", {}, {}, true};
   Parameter bias_{"bias", {}, {}, true};
+
+  // The geometry of one call (defined in conv.cpp): validates the input shape against the
+  // layer's arguments (and the built kernel, when built) and throws ShapeError otherwise.
+  struct Plan;
+  Plan plan(const Shape& input_shape) const;
+  bool built() const { return kernel_.value.rank() != 0; }
+  // Input gradient of sum(output * grad_output); adds the parameter gradients into kernel_grad /
+  // bias_grad when they are not null.
+  Tensor backward_impl(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                       Tensor* kernel_grad, Tensor* bias_grad) const;
 };
 
 namespace detail {

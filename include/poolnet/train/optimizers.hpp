@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -31,7 +32,13 @@ class Optimizer {
 
   // Slot tensors (momentums, ...) in a fixed order, and the iteration count: what a checkpoint
   // must save to resume bit-identically.
+  // Order: SGD: the momentums (when momentum > 0); Adam: momentum and velocity of each trainable
+  // parameter in turn (m0, v0, m1, v1, ...); RMSprop: the velocities, then the momentums (when
+  // momentum > 0), then the average gradients (when centered). Empty before build()/apply().
   virtual std::vector<Tensor*> slots() = 0;
+  // Creates the slots (zeros) for `params` without changing them, so that a checkpoint can
+  // restore slots before the first apply(). apply() calls it; once built, the list is checked.
+  virtual void build(std::span<Parameter* const> params) = 0;
   void set_iterations(std::int64_t iterations) { iterations_ = iterations; }
 
  protected:
@@ -57,5 +64,15 @@ std::unique_ptr<Optimizer> make_rmsprop(double learning_rate = 0.001, double rho
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name,
                                           std::optional<double> learning_rate = std::nullopt);
 std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& config);
+// A name given as a literal or std::string: without these, make_optimizer("adam") would be
+// ambiguous (a json converts from const char* as readily as a string_view does).
+inline std::unique_ptr<Optimizer> make_optimizer(const char* name,
+                                                 std::optional<double> learning_rate = std::nullopt) {
+  return make_optimizer(std::string_view(name), learning_rate);
+}
+inline std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
+                                                 std::optional<double> learning_rate = std::nullopt) {
+  return make_optimizer(std::string_view(name), learning_rate);
+}
 
 }  // namespace poolnet

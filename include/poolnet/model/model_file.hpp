@@ -1,0 +1,40 @@
+// Saved models: one file holding the architecture (Keras JSON) and the weights.
+//
+// Format (version 1, all integers little-endian; see docs/MODEL_FORMAT.md):
+//   8 bytes   magic "PNMODEL\0"
+//   u32       format version (1)
+//   u32       header length H
+//   H bytes   header, UTF-8 JSON: {"model": <model.to_json()>, "weights": [{"layer", "name",
+//             "shape", "offset"}...], "data_bytes": N, "dtype": "float32", "byte_order": "little"}
+//   N bytes   weights, float32 little-endian, at the header's offsets (relative to the data start)
+//   u32       CRC-32 (zlib) of every preceding byte
+#pragma once
+
+#include <string>
+
+#include "poolnet/model/sequential.hpp"
+
+namespace poolnet {
+
+inline constexpr std::uint32_t kModelFormatVersion = 1;
+inline constexpr std::size_t kMaxModelFileBytes = std::size_t{4} << 30;
+
+// Atomic: a crash mid-save leaves the previous file (or none), never a broken one.
+void save_model(const Sequential& model, const std::string& path);
+
+// A saved model, with bit-identical weights. FormatError naming the file and the field for a
+// wrong magic, unknown version, truncated or corrupt file (checksum), weights that do not match
+// the architecture, or non-finite weights.
+Sequential load_model(const std::string& path);
+
+// A Keras JSON architecture file (no weights: build() initialises them). ArgumentError for an
+// unknown layer type or argument, FormatError for malformed JSON (with line and column).
+Sequential load_model_json(const std::string& path);
+
+// Either of the two, told apart by content.
+Sequential load_model_any(const std::string& path);
+
+// The model's JSON (model.to_json()), pretty-printed, written atomically.
+void save_model_json(const Sequential& model, const std::string& path);
+
+}  // namespace poolnet

@@ -1,0 +1,167 @@
+#include "cli/model_commands.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+
+#include "io/image.hpp"
+#include "poolnet/data/idx.hpp"
+#include "poolnet/error.hpp"
+#include "poolnet/model/model_file.hpp"
+#include "poolnet/model/sequential.hpp"
+
+extern "C" void openblas_set_num_threads(int num_threads);
+
+namespace poolnet::cli {
+namespace {
+
+std::string data_dir_or_default(const std::string& dir) {
+  return dir.empty() ? std::string(kDefaultFashionMnistDir) : dir;
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+// Keeps only the first n samples of a data set.
+Dataset head(const Dataset& d, std::int64_t n) {
+  n = std::min(n, d.images.dim(0));
+  std::vector<std::int64_t> dims = d.images.shape().to_vector();
+  dims[0] = n;
+  const std::int64_t row = d.images.size() / std::max<std::int64_t>(d.images.dim(0), 1);
+  Dataset out;
+  out.images = Tensor(Shape(dims), std::span<const float>(d.images.data(), static_cast<std::size_t>(n * row)));
+  out.labels = Tensor(Shape{n}, std::span<const float>(d.labels.data(), static_cast<std::size_t>(n)));
+  return out;
+}
+
+}  // namespace
+
+int set_threads(int threads) {
+  if (threads < 0) throw ArgumentError("--threads must be >= 0, got " + std::to_string(threads));
+  if (threads > 0) {
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+  }
+  return omp_get_max_threads();
+}
+
+int run_summary(const std::string& model_path, std::ostream& out) {
+  const Sequential model = load_model_any(model_path);
+  out << model.summary();
+  return 0;
+}
+
+int run_train(const TrainArgs& args, std::ostream& out) {
+  const int threads = set_threads(args.threads);
+  Sequential model = load_model_any(args.model_path);
+  if (!args.optimizer.empty() || !model.compiled() || args.learning_rate) {
+    std::string optimizer = args.optimizer;
+    if (optimizer.empty()) optimizer = model.compiled() ? std::string(model.optimizer().name()) : "adam";
+    const std::string loss = model.compiled() ? std::string(model.loss().name())
+                                              : "sparse_categorical_crossentropy";
+    model.compile(make_optimizer(optimizer, args.learning_rate), make_loss(loss));
+  }
+  const bool resumed_weights = model.built();
+  if (!resumed_weights) model.build(args.seed);
+
+  out << model.summary() << '\n';
+  const std::string data_dir = data_dir_or_default(args.data_dir);
+  const auto load_start = std::chrono::steady_clock::now();
+  MnistData data = load_mnist_directory(data_dir);
+  if (args.limit) {
+    if (*args.limit <= 0) throw ArgumentError("--limit must be > 0");
+    data.train = head(data.train, *args.limit);
+  }
+  const double load_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  out << "Data: " << data_dir << ": " << data.train.images.dim(0) << " training and "
+      << data.test.images.dim(0) << " test images " << data.train.images.shape().to_string()
+      << " (loaded in " << fixed(load_seconds, 1) << " s)\n";
+  out << "Training: " << args.epochs << " epochs, batch " << args.batch_size << ", "
+      << model.optimizer().name() << " (learning rate " << model.optimizer().learning_rate()
+      << "), validation_split " << args.validation_split << ", seed " << args.seed << ", "
+      << threads << " threads" << (resumed_weights ? ", continuing from saved weights" : "")
+      << "\n\n";
+
+  FitOptions fit;
+  fit.batch_size = args.batch_size;
+  fit.epochs = args.epochs;
+  fit.validation_split = args.validation_split;
+  fit.seed = args.seed;
+  fit.out = &out;
+  fit.verbosity = &out == &std::cout ? Verbosity::kAuto : Verbosity::kPerEpoch;
+  const History history = model.fit(data.train.images, data.train.labels, fit);
+  double seconds = 0.0;
+  for (const EpochLogs& e : history.epochs) seconds += e.seconds;
+
+  const Evaluation test = model.evaluate(data.test.images, data.test.labels, 1000);
+  out << "\nTest: loss " << fixed(test.loss, 4) << " - accuracy " << fixed(test.accuracy, 4)
+      << " (" << data.test.images.dim(0) << " images; training took " << fixed(seconds, 1)
+      << " s, " << fixed(history.epochs.empty() ? 0.0 : seconds / static_cast<double>(history.epochs.size()), 1)
+      << " s per epoch)\n";
+
+  std::string out_path = args.out;
+  if (out_path.empty()) out_path = model.name() + ".pnet";
+  save_model(model, out_path);
+  out << "Saved the model to " << out_path << "\n";
+  return 0;
+}
+
+int run_evaluate(const std::string& model_path, const std::string& data_dir, std::ostream& out) {
+  Sequential model = load_model_any(model_path);
+  if (!model.built()) {
+    throw ArgumentError(model_path + ": holds no trained weights (train it first: poolnet train " +
+                        model_path + ")");
+  }
+  if (!model.compiled()) model.compile(make_optimizer("adam"), make_loss("sparse_categorical_crossentropy"));
+  const std::string dir = data_dir_or_default(data_dir);
+  const MnistData data = load_mnist_directory(dir);
+  const Evaluation e = model.evaluate(data.test.images, data.test.labels, 1000);
+  out << "Test loss: " << fixed(e.loss, 4) << "\nTest accuracy: " << fixed(e.accuracy, 4) << " ("
+      << data.test.images.dim(0) << " images from " << dir << ")\n";
+  return 0;
+}
+
+int run_predict(const std::string& model_path, const std::vector<std::string>& images, int top,
+                std::ostream& out) {
+  if (images.empty()) throw ArgumentError("predict: give at least one image (PNG or PGM)");
+  if (top <= 0) throw ArgumentError("predict: --top must be > 0");
+  const Sequential model = load_model_any(model_path);
+  if (!model.built()) throw ArgumentError(model_path + ": holds no trained weights");
+  const std::vector<std::int64_t>& in = model.input_shape();
+  if (in.size() != 3 || in[2] != 1) {
+    throw ShapeError(model_path + ": predict takes grayscale images; the model's input is " +
+                     dims_to_string(in));
+  }
+  const std::vector<std::string>& names = fashion_mnist_class_names();
+  for (const std::string& path : images) {
+    Tensor image = io::read_gray_image(path);
+    const bool resized = image.dim(0) != in[0] || image.dim(1) != in[1];
+    if (resized) image = io::resize_gray(image, in[0], in[1]);
+    const Tensor x = std::move(image).reshaped(Shape{1, in[0], in[1], 1});
+    const Tensor p = model.predict(x, 1);
+    const std::int64_t classes = p.dim(1);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(classes));
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return p[a] > p[b]; });
+    out << path << (resized ? " (resized to " + std::to_string(in[0]) + "x" + std::to_string(in[1]) + ")" : "") << '\n';
+    for (int k = 0; k < std::min<std::int64_t>(top, classes); ++k) {
+      const std::int64_t c = order[static_cast<std::size_t>(k)];
+      const std::string label = classes == static_cast<std::int64_t>(names.size())
+                                    ? names[static_cast<std::size_t>(c)]
+                                    : "class " + std::to_string(c);
+      out << "  " << fixed(100.0 * p[c], 1) << "%  " << label << " (" << c << ")\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace poolnet::cli

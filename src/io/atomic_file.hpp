@@ -1,0 +1,16 @@
+// Writing files so that a crash never leaves a half-written one behind: write a temporary file in
+// the same directory, fsync it, rename it over the target, fsync the directory.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace poolnet::io {
+
+// Throws FormatError naming the path and the system error; the temporary file is removed.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// The whole file; FormatError naming the path when it cannot be read or exceeds max_bytes.
+std::string read_file(const std::string& path, std::size_t max_bytes);
+
+}  // namespace poolnet::io

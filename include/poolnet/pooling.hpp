@@ -98,8 +98,10 @@ PoolPlan plan_pooling(const PoolSpec& spec, const Shape& input_shape,
                       std::string_view context = "pooling");
 
 enum class PoolBackend {
-  kAuto,       // the fastest kernel that supports the plan (today: the reference)
+  kAuto,       // the fastest kernel that supports the plan
   kReference,  // plain loops; the oracle every other kernel is tested against
+  kFast,       // the threaded kernels (src/pooling/fast.cpp); falls back to the reference for
+               // what they do not cover (global max backward)
 };
 
 // output: plan.output_shape.elements() floats. Never fails on a valid plan.

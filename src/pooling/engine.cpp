@@ -1,6 +1,7 @@
 // Kernel dispatch: the seam where fast kernels plug in beside the reference.
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
+#include "pooling/fast.hpp"
 #include "pooling/reference.hpp"
 
 namespace poolnet {
@@ -18,6 +19,9 @@ void check_shape(const Tensor& t, const Shape& expected, std::string_view what) 
 void pool_forward(const PoolPlan& plan, const float* input, float* output, PoolBackend backend) {
   switch (backend) {
     case PoolBackend::kAuto:
+    case PoolBackend::kFast:
+      fast::pool_forward(plan, input, output);
+      return;
     case PoolBackend::kReference:
       reference::pool_forward(plan, input, output);
       return;
@@ -28,6 +32,14 @@ void pool_backward(const PoolPlan& plan, const float* input, const float* grad_o
                    float* grad_input, PoolBackend backend) {
   switch (backend) {
     case PoolBackend::kAuto:
+    case PoolBackend::kFast:
+      if (fast::supports_backward(plan)) {
+        fast::pool_backward(plan, input, grad_output, grad_input);
+        return;
+      }
+      // Global max backward (an even split among ties) is rare and cheap: the reference serves.
+      reference::pool_backward(plan, input, grad_output, grad_input);
+      return;
     case PoolBackend::kReference:
       reference::pool_backward(plan, input, grad_output, grad_input);
       return;

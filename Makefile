@@ -19,8 +19,13 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The main job: train the classic Keras ConvNet (examples/keras_convnet.json) on Fashion-MNIST
+# (10 epochs, batch 128, Adam), print the test accuracy and save the model.
+DEMO_EPOCHS ?= 10
 demo: build
 	./$(BUILD_DIR)/poolnet pool
+	./$(BUILD_DIR)/poolnet train examples/keras_convnet.json --epochs $(DEMO_EPOCHS) --batch-size 128 \
+	  --out $(BUILD_DIR)/keras_convnet.pnet
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,5 +1,6 @@
 // Helpers shared by the tests: random tensors and layout transposes, shapes and pooling specs,
-// text checks, temporary directories, and running the poolnet program.
+// central differences, text and exception checks, temporary directories and files, and running
+// the poolnet program.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,7 +13,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -21,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
 #include "poolnet/tensor.hpp"
 
@@ -120,6 +124,32 @@ inline PoolSpec global_spec(PoolOp op, int rank, DataFormat format = DataFormat:
   return pool_spec(op, rank, true, {}, {}, Padding::kValid, format);
 }
 
+// sum(y * w) in double: the objective whose gradient with respect to y is w.
+inline double weighted_sum(const Tensor& y, const Tensor& w) {
+  double s = 0.0;
+  for (std::int64_t i = 0; i < y.size(); ++i) s += static_cast<double>(y[i]) * w[i];
+  return s;
+}
+
+// d objective / d t[i] for every element of `t` by central differences: t[i] is set to the float
+// values x + h and x - h in turn (and restored), and the step actually taken after float
+// rounding divides.
+inline std::vector<double> central_differences(Tensor& t, const std::function<double()>& objective,
+                                               float h) {
+  std::vector<double> grad(static_cast<std::size_t>(t.size()));
+  for (std::int64_t i = 0; i < t.size(); ++i) {
+    const float x = t[i];
+    const float plus = x + h, minus = x - h;
+    t[i] = plus;
+    const double fp = objective();
+    t[i] = minus;
+    const double fm = objective();
+    t[i] = x;
+    grad[static_cast<std::size_t>(i)] = (fp - fm) / (static_cast<double>(plus) - minus);
+  }
+  return grad;
+}
+
 inline bool contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
@@ -134,19 +164,70 @@ inline void expect_contains_all(std::string_view message,
   }
 }
 
+// The message of the std::exception that f() throws, or "(no exception)".
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    std::forward<F>(f)();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+// Runs fn and expects it to throw E whose message contains every piece; `note` ends each failure
+// message. Returns the message, or nullopt (after a failure) when fn threw nothing or another type.
+template <typename E, typename Fn>
+std::optional<std::string> expect_throws(Fn&& fn, std::initializer_list<std::string_view> pieces,
+                                         std::string_view note = {}) {
+  try {
+    std::forward<Fn>(fn)();
+  } catch (const E& e) {
+    expect_contains_all(e.what(), pieces, note);
+    return std::string(e.what());
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception type: " << e.what() << note;
+    return std::nullopt;
+  }
+  ADD_FAILURE() << "no exception" << note;
+  return std::nullopt;
+}
+
+// Expects FormatError from fn whose message names the file `path` and contains every piece.
+template <typename Fn>
+void expect_format_error_naming(const std::string& path, Fn&& fn,
+                                std::initializer_list<std::string_view> pieces) {
+  SCOPED_TRACE(path);
+  const std::optional<std::string> message = expect_throws<FormatError>(std::forward<Fn>(fn), pieces);
+  if (message) {
+    EXPECT_TRUE(contains(*message, path)) << "message lacks the path: " << *message;
+  }
+}
+
+// Writes `bytes` to `path` (created or truncated), binary.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+// The whole file at `path`, binary.
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open " << path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // A fresh directory under the system temp dir (named `prefix`_pid_random), removed with its
 // contents on destruction.
 class TempDir {
  public:
   explicit TempDir(std::string_view prefix = "poolnet_test") {
     std::random_device rd;
-    // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
-    std::string name(prefix);
-    name += '_';
-    name += std::to_string(::getpid());
-    name += '_';
-    name += std::to_string(rd());
-    path_ = std::filesystem::temp_directory_path() / name;
+    path_ = std::filesystem::temp_directory_path() /
+            (std::string(prefix) + '_' + std::to_string(::getpid()) + '_' + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -188,18 +269,8 @@ struct CommandResult {
 inline CommandResult run_command(const std::string& args, StderrTo stderr_to = StderrTo::kErr) {
   const TempDir dir("poolnet_run_command");
   const std::string err_path = dir.path("stderr.txt");
-  // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string.
-  std::string command = "'";
-  command += POOLNET_CLI;
-  command += "' ";
-  command += args;
-  if (stderr_to == StderrTo::kErr) {
-    command += " 2>'";
-    command += err_path;
-    command += "'";
-  } else {
-    command += " 2>&1";
-  }
+  std::string command = std::string("'") + POOLNET_CLI + "' " + args;
+  command += stderr_to == StderrTo::kErr ? " 2>'" + err_path + "'" : std::string(" 2>&1");
   CommandResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {

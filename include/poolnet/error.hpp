@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace poolnet {
 
@@ -32,5 +34,28 @@ class FormatError : public Error {
  public:
   using Error::Error;
 };
+
+// Runs fn() and returns its result; a poolnet error it throws is rethrown as the same type with
+// "<context>: " before its message (e.g. the layer's class name before a parser's error).
+template <typename Fn>
+auto with_context(std::string_view context, Fn&& fn) {
+  const auto prefixed = [context](const Error& e) {
+    std::string message(context);
+    message += ": ";
+    message += e.what();
+    return message;
+  };
+  try {
+    return std::forward<Fn>(fn)();
+  } catch (const ShapeError& e) {
+    throw ShapeError(prefixed(e));
+  } catch (const ArgumentError& e) {
+    throw ArgumentError(prefixed(e));
+  } catch (const FormatError& e) {
+    throw FormatError(prefixed(e));
+  } catch (const Error& e) {
+    throw Error(prefixed(e));
+  }
+}
 
 }  // namespace poolnet

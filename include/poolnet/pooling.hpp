@@ -35,6 +35,10 @@ DataFormat parse_data_format(std::string_view text);
 
 inline constexpr int kMaxSpatialRank = 3;
 
+// The name of spatial axis `axis` (0-based) in messages: "steps" (rank 1); "rows", "cols"
+// (rank 2); "depth", "rows", "cols" (rank 3).
+std::string_view spatial_axis_name(int spatial_rank, int axis);
+
 // What to compute. For global pooling, window/strides/padding are ignored: the window is the
 // whole spatial extent, and max pooling's gradient is split evenly among tied maxima (Keras's
 // reduce_max gradient) instead of going to the first maximum (SEMANTICS.md sections 4 and 6).

@@ -158,7 +158,9 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
       const std::string label = classes == static_cast<std::int64_t>(names.size())
                                     ? names[static_cast<std::size_t>(c)]
                                     : "class " + std::to_string(c);
-      out << "  " << fixed(100.0 * p[c], 1) << "%  " << label << " (" << c << ")\n";
+      char percent[16];
+      std::snprintf(percent, sizeof percent, "%5.1f%%", 100.0 * static_cast<double>(p[c]));
+      out << "  " << percent << "  " << label << " (" << c << ")\n";
     }
   }
   return 0;

@@ -17,7 +17,7 @@ struct TrainArgs {
   std::int64_t batch_size = 128;
   std::string optimizer;   // "" = the model's compile_config, else adam
   std::optional<double> learning_rate;
-  double validation_split = 0.1;
+  double validation_split = 0.0;  // Keras's default: train on everything
   std::uint64_t seed = 1;
   int threads = 0;         // 0 = all cores
   std::string out;         // "" = <model name>.pnet in the current directory

@@ -76,10 +76,6 @@ std::string side_by_side(const std::vector<Panel>& panels) {
   return out.str();
 }
 
-std::string tuple_text(const std::vector<std::int64_t>& v) {
-  return dims_to_string(std::span<const std::int64_t>(v));
-}
-
 }  // namespace
 
 Tensor default_feature_map() {
@@ -136,12 +132,11 @@ std::string render_pool_demo(const Tensor& matrix, const IntOrTuple& pool_size,
   for (const std::string& line : matrix_lines(matrix.data(), rows, cols)) out << "  " << line << '\n';
 
   const PoolSpec& spec = max_pool.spec();
-  out << "\npool_size " << tuple_text(spec.window) << ", strides " << tuple_text(spec.strides)
+  out << "\npool_size " << dims_to_string(spec.window) << ", strides " << dims_to_string(spec.strides)
       << ", padding '" << to_string(spec.padding) << "'\n";
-  const char* axis_names[] = {"rows", "cols"};
   for (int i = 0; i < 2; ++i) {
     const AxisGeometry& g = plan.axes[1 + i];
-    out << "  " << axis_names[i] << ": ";
+    out << "  " << spatial_axis_name(2, i) << ": ";
     if (spec.padding == Padding::kValid) {
       out << "out = floor((" << g.in << " - " << g.window << ") / " << g.stride << ") + 1 = " << g.out;
       const std::int64_t ignored = (g.in - g.window) % g.stride;

@@ -585,31 +585,23 @@ class ImageSink : public ValueSink {
 
 Dataset load_split(const std::string& images_path, const std::string& labels_path,
                    const char* split) {
+  // ", the file holds a rank 2 float array (3, 4)".
+  const auto holds = [](const std::vector<std::int64_t>& dims, const IdxType& type) {
+    return ", the file holds a rank " + std::to_string(dims.size()) + ' ' + type.name + " array " +
+           dims_to_string(dims);
+  };
   ImageSink images;
   const IdxType* images_type = read_idx_into(images_path, images);
   if (images.dims.size() != 3 || images_type->code != 0x08) {
-    std::string what = split;
-    what +=
-        " images must be a rank 3 ubyte (0x08) array (count, rows, cols), the file holds a rank ";
-    what += std::to_string(images.dims.size());
-    what += ' ';
-    what += images_type->name;
-    what += " array ";
-    what += dims_to_string(images.dims);
-    fail(images_path, what);
+    fail(images_path, split + std::string(" images must be a rank 3 ubyte (0x08) array (count, rows, cols)") +
+                          holds(images.dims, *images_type));
   }
   IdxArray labels;
   ArraySink labels_sink(labels);
   const IdxType* labels_type = read_idx_into(labels_path, labels_sink);
   if (labels.dims.size() != 1 || !is_integer_type(*labels_type)) {
-    std::string what = split;
-    what += " labels must be a rank 1 integer (ubyte) array (count,), the file holds a rank ";
-    what += std::to_string(labels.dims.size());
-    what += ' ';
-    what += labels_type->name;
-    what += " array ";
-    what += dims_to_string(labels.dims);
-    fail(labels_path, what);
+    fail(labels_path, split + std::string(" labels must be a rank 1 integer (ubyte) array (count,)") +
+                          holds(labels.dims, *labels_type));
   }
   const std::int64_t count = images.dims[0];
   if (labels.dims[0] != count) {

@@ -7,7 +7,8 @@
 
 namespace poolnet::io {
 
-// Throws FormatError naming the path and the system error; the temporary file is removed.
+// The temporary file is ".<name>.tmp-<pid>" beside the target. Throws FormatError starting with
+// the path and naming the step that failed and the system error; the temporary file is removed.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // The whole file; FormatError naming the path when it cannot be read or exceeds max_bytes.

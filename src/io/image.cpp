@@ -8,9 +8,7 @@
 // failed step into a FormatError naming the file.
 #include "io/image.hpp"
 
-#include <fcntl.h>
 #include <png.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "io/atomic_file.hpp"
 #include "poolnet/error.hpp"
 
 namespace poolnet::io {
@@ -458,10 +457,25 @@ struct PngWriter {
   PngWriter& operator=(const PngWriter&) = delete;
 };
 
-bool png_write_step(PngWriter* w, std::FILE* file, png_uint_32 width, png_uint_32 height,
+// libpng's output callbacks for encoding into a std::string (the io pointer). A failed append
+// becomes a libpng error; nothing with a destructor is alive when png_error longjmps.
+void png_append_callback(png_structp png, png_bytep data, png_size_t length) {
+  auto* out = static_cast<std::string*>(png_get_io_ptr(png));
+  bool appended = true;
+  try {
+    out->append(reinterpret_cast<const char*>(data), length);
+  } catch (const std::exception&) {
+    appended = false;
+  }
+  if (!appended) png_error(png, "out of memory while encoding");
+}
+
+void png_flush_callback(png_structp) {}
+
+bool png_write_step(PngWriter* w, std::string* out, png_uint_32 width, png_uint_32 height,
                     png_bytepp rows) {
   if (setjmp(png_jmpbuf(w->png))) return false;
-  png_init_io(w->png, file);
+  png_set_write_fn(w->png, out, png_append_callback, png_flush_callback);
   png_set_IHDR(w->png, w->info, width, height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(w->png, w->info);
@@ -469,34 +483,6 @@ bool png_write_step(PngWriter* w, std::FILE* file, png_uint_32 width, png_uint_3
   png_write_end(w->png, nullptr);
   return true;
 }
-
-// The temporary file: closed and removed on destruction unless committed.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::FILE* file() const { return file_; }
-  void set_file(std::FILE* f) { file_ = f; }
-  // Closes the file; returns false (errno set) when the close fails.
-  bool close() {
-    std::FILE* f = file_;
-    file_ = nullptr;
-    return std::fclose(f) == 0;
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
 
 }  // namespace
 
@@ -596,21 +582,15 @@ void write_gray_png(const std::string& path, const Tensor& image) {
   const bool gray_2d = image.rank() == 2;
   const bool gray_3d = image.rank() == 3 && image.dim(2) == 1;
   if (!gray_2d && !gray_3d) {
-    std::string what = path;
-    what += ": write_gray_png expects a (rows, cols) or (rows, cols, 1) image, got shape ";
-    what += image.shape().to_string();
-    throw ShapeError(what);
+    throw ShapeError(path + ": write_gray_png expects a (rows, cols) or (rows, cols, 1) image, got shape " +
+                     image.shape().to_string());
   }
   const std::int64_t rows = image.dim(0);
   const std::int64_t cols = image.dim(1);
   if (rows < 1 || cols < 1 || rows > kMaxImagePixels / cols) {
-    std::string what = path;
-    what += ": write_gray_png: image shape ";
-    what += image.shape().to_string();
-    what += " must have at least 1x1 and at most ";
-    what += std::to_string(kMaxImagePixels);
-    what += " pixels";
-    throw ShapeError(what);
+    throw ShapeError(path + ": write_gray_png: image shape " + image.shape().to_string() +
+                     " must have at least 1x1 and at most " + std::to_string(kMaxImagePixels) +
+                     " pixels");
   }
   std::vector<png_byte> pixels(static_cast<std::size_t>(rows * cols));
   const float* in = image.data();
@@ -622,74 +602,14 @@ void write_gray_png(const std::string& path, const Tensor& image) {
   std::vector<png_bytep> row_pointers(static_cast<std::size_t>(rows));
   for (std::int64_t y = 0; y < rows; ++y) row_pointers[y] = pixels.data() + y * cols;
 
-  std::string temp_path = path;
-  temp_path += ".tmp-";
-  temp_path += std::to_string(::getpid());
-  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    std::string what = "cannot create the temporary file ";
-    what += temp_path;
-    what += ": ";
-    what += errno_text();
-    fail(path, what);
-  }
-  TempFile temp(temp_path);
-  std::FILE* file = ::fdopen(fd, "wb");
-  if (file == nullptr) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    std::string what = "cannot open the temporary file ";
-    what += temp_path;
-    what += ": ";
-    what += errno_text();
-    fail(path, what);
-  }
-  temp.set_file(file);
-
   PngWriter w;
   if (w.png == nullptr || w.info == nullptr) fail(path, "cannot initialise libpng");
-  if (!png_write_step(&w, file, static_cast<png_uint_32>(cols), static_cast<png_uint_32>(rows),
+  std::string encoded;
+  if (!png_write_step(&w, &encoded, static_cast<png_uint_32>(cols), static_cast<png_uint_32>(rows),
                       row_pointers.data())) {
-    std::string what = "cannot write PNG: ";
-    what += w.error.message;
-    if (std::ferror(file)) {
-      what += " (";
-      what += errno_text();
-      what += ")";
-    }
-    fail(path, what);
+    fail(path, std::string("cannot write PNG: ") + w.error.message);
   }
-  if (std::fflush(file) != 0 || ::fsync(::fileno(file)) != 0) {
-    std::string what = "cannot write ";
-    what += temp_path;
-    what += ": ";
-    what += errno_text();
-    fail(path, what);
-  }
-  if (!temp.close()) {
-    std::string what = "cannot close ";
-    what += temp_path;
-    what += ": ";
-    what += errno_text();
-    fail(path, what);
-  }
-  if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
-    std::string what = "cannot rename ";
-    what += temp_path;
-    what += " to it: ";
-    what += errno_text();
-    fail(path, what);
-  }
-  temp.commit();
-  // Make the rename itself durable (best effort: some file systems refuse fsync on directories).
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  const std::string dir = parent.empty() ? std::string(".") : parent.string();
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  write_file_atomically(path, encoded);
 }
 
 }  // namespace poolnet::io

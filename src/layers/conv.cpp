@@ -74,34 +74,6 @@ constexpr std::int64_t kMinGroups = 16;
 // Below this many multiply-adds a call runs on one thread: waking a team costs more.
 constexpr std::int64_t kParallelWork = std::int64_t{1} << 18;
 
-std::string_view axis_name(int spatial_rank, int axis) {
-  static constexpr std::string_view k1[] = {"steps"};
-  static constexpr std::string_view k2[] = {"rows", "cols"};
-  static constexpr std::string_view k3[] = {"depth", "rows", "cols"};
-  switch (spatial_rank) {
-    case 1: return k1[axis];
-    case 2: return k2[axis];
-    default: return k3[axis];
-  }
-}
-
-std::string tuple_string(const std::vector<std::int64_t>& values) {
-  return dims_to_string(std::span<const std::int64_t>(values));
-}
-
-// Runs a parser that throws a context-free ArgumentError and prefixes the layer's name.
-template <typename Parse>
-auto parse_in_context(std::string_view context, Parse&& parse) {
-  try {
-    return parse();
-  } catch (const ArgumentError& e) {
-    std::string message(context);
-    message += ": ";
-    message += e.what();
-    throw ArgumentError(message);
-  }
-}
-
 blasint to_blas(std::int64_t v) { return static_cast<blasint>(v); }
 
 // Scratch that is fully written before it is read: no zero fill.
@@ -275,7 +247,7 @@ ConvLayer::ConvLayer(std::string_view class_name, int spatial_rank, std::int64_t
         message += " entries must be positive integers (at most ";
         message += std::to_string(kMaxPoolArgument);
         message += "), got ";
-        message += tuple_string(values);
+        message += dims_to_string(values);
         throw ArgumentError(message);
       }
     }
@@ -288,7 +260,7 @@ ConvLayer::ConvLayer(std::string_view class_name, int spatial_rank, std::int64_t
   if (*std::max_element(strides_.begin(), strides_.end()) > 1 &&
       *std::max_element(dilation_rate_.begin(), dilation_rate_.end()) > 1) {
     throw ArgumentError(where + "strides > 1 is not supported together with dilation_rate > 1 (as in Keras), got strides " +
-                        tuple_string(strides_) + " and dilation_rate " + tuple_string(dilation_rate_));
+                        dims_to_string(strides_) + " and dilation_rate " + dims_to_string(dilation_rate_));
   }
   std::string padding_lower(padding);
   for (char& c : padding_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -299,9 +271,9 @@ ConvLayer::ConvLayer(std::string_view class_name, int spatial_rank, std::int64_t
     message += "'";
     throw ArgumentError(message);
   }
-  padding_ = parse_in_context(class_name, [&] { return parse_padding(padding); });
-  data_format_ = parse_in_context(class_name, [&] { return parse_data_format(data_format); });
-  activation_ = parse_in_context(class_name, [&] { return parse_activation(activation); });
+  padding_ = with_context(class_name, [&] { return parse_padding(padding); });
+  data_format_ = with_context(class_name, [&] { return parse_data_format(data_format); });
+  activation_ = with_context(class_name, [&] { return parse_activation(activation); });
 }
 
 ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
@@ -345,7 +317,7 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
     if (!kernel_ok || !bias_ok) {
       std::string message = where + "weights do not fit the layer: kernel shape " +
                             kernel_.value.shape().to_string() + ", expected (kernel_size..., in_channels, " +
-                            std::to_string(filters_) + ") with kernel_size " + tuple_string(kernel_size_);
+                            std::to_string(filters_) + ") with kernel_size " + dims_to_string(kernel_size_);
       if (use_bias_) {
         message += "; bias shape ";
         message += bias_.value.rank() == 0 ? std::string("()") : bias_.value.shape().to_string();
@@ -368,17 +340,17 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
   for (int i = 0; i < n; ++i) {
     const std::int64_t in = input_shape[first + i];
     if (in == 0) {
-      throw ShapeError(where + "input " + std::string(axis_name(n, i)) +
+      throw ShapeError(where + "input " + std::string(spatial_axis_name(n, i)) +
                        " is 0: a convolution needs at least one element in every spatial dimension" +
                        context);
     }
     const std::int64_t extent = (kernel_size_[i] - 1) * dilation_rate_[i] + 1;
     const AxisGeometry g = compute_axis_geometry(in, extent, strides_[i], padding_);
     if (g.out <= 0) {
-      std::string message = where + "kernel_size " + tuple_string(kernel_size_) +
-                            " with dilation_rate " + tuple_string(dilation_rate_) +
+      std::string message = where + "kernel_size " + dims_to_string(kernel_size_) +
+                            " with dilation_rate " + dims_to_string(dilation_rate_) +
                             " does not fit the input with padding 'valid': dilated kernel extent " +
-                            std::to_string(extent) + " > input " + std::string(axis_name(n, i)) +
+                            std::to_string(extent) + " > input " + std::string(spatial_axis_name(n, i)) +
                             " " + std::to_string(in) +
                             " (computed output size would be zero or negative)" + context;
       // The usual cause is a channels_first / channels_last mix-up: say so when it would fit.
@@ -684,8 +656,7 @@ Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
 }
 
 nlohmann::json ConvLayer::get_config() const {
-  using Json = nlohmann::json;
-  return Json{
+  nlohmann::json config = {
       {"name", name()},
       {"trainable", kernel_.trainable},
       {"dtype", "float32"},
@@ -698,22 +669,10 @@ nlohmann::json ConvLayer::get_config() const {
       {"groups", 1},
       {"activation", to_string(activation_)},
       {"use_bias", use_bias_},
-      {"kernel_initializer",
-       {{"module", "keras.initializers"},
-        {"class_name", "GlorotUniform"},
-        {"config", {{"seed", nullptr}}},
-        {"registered_name", nullptr}}},
-      {"bias_initializer",
-       {{"module", "keras.initializers"},
-        {"class_name", "Zeros"},
-        {"config", Json::object()},
-        {"registered_name", nullptr}}},
-      {"kernel_regularizer", nullptr},
-      {"bias_regularizer", nullptr},
       {"activity_regularizer", nullptr},
-      {"kernel_constraint", nullptr},
-      {"bias_constraint", nullptr},
   };
+  config.update(keras::weight_config_json());
+  return config;
 }
 
 }  // namespace poolnet
@@ -723,59 +682,18 @@ nlohmann::json ConvLayer::get_config() const {
 namespace poolnet::keras {
 namespace {
 
-// Keras's default initialiser (a name or a serialised initializer object) or null; anything else
-// is not supported: poolnet draws kernels with glorot_uniform and biases as zeros.
-void check_initializer(const ConfigReader& read, const Json& config, const std::string& key,
-                       std::initializer_list<std::string_view> accepted) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return;
-  std::string name;
-  if (it->is_string()) {
-    name = it->get<std::string>();
-  } else if (it->is_object() && it->contains("class_name") && (*it)["class_name"].is_string()) {
-    name = (*it)["class_name"].get<std::string>();
-  } else {
-    read.fail(key + " must be an initializer name or a Keras initializer object, got " +
-              it->dump());
-  }
-  for (const std::string_view a : accepted)
-    if (name == a) return;
-  std::string message = key;
-  message += " ";
-  message += it->dump();
-  message += " is not supported (poolnet initialises it as Keras's default, ";
-  message += *accepted.begin();
-  message += "; load trained weights to use other values)";
-  read.fail(message);
-}
-
-// Regularizers and constraints: only null (Keras's default) is supported.
-void check_null(const ConfigReader& read, const Json& config, const std::string& key) {
-  const auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return;
-  read.fail(key + " is not supported (poolnet has no regularizers or constraints; it must be null), got " +
-            it->dump());
-}
-
 template <typename LayerT>
 std::unique_ptr<Layer> make_conv(const Json& config) {
   const ConfigReader read(LayerT::kClassName, config,
-                          {"filters", "kernel_size", "strides", "padding", "data_format",
-                           "dilation_rate", "groups", "activation", "use_bias",
-                           "kernel_initializer", "bias_initializer", "kernel_regularizer",
-                           "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                           "bias_constraint"});
+                          with_weight_config_keys({"filters", "kernel_size", "strides", "padding",
+                                                   "data_format", "dilation_rate", "groups",
+                                                   "activation", "use_bias"}));
   const int n = LayerT::kSpatialRank;
   const std::int64_t groups = read.integer("groups", 1);
   if (groups != 1) {
     read.fail("groups " + std::to_string(groups) + " is not supported (only groups=1)");
   }
-  check_initializer(read, config, "kernel_initializer", {"GlorotUniform", "glorot_uniform"});
-  check_initializer(read, config, "bias_initializer", {"Zeros", "zeros"});
-  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                          "kernel_constraint", "bias_constraint"}) {
-    check_null(read, config, key);
-  }
+  read.check_default_weight_settings();
   auto layer = std::make_unique<LayerT>(
       read.integer("filters", std::nullopt), read.int_or_tuple("kernel_size", n, std::nullopt),
       read.int_or_tuple("strides", n, IntOrTuple(1)), read.string("padding", "valid"),

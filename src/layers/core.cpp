@@ -8,24 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "layers/keras_config.hpp"
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
 
 namespace poolnet {
 namespace {
-
-// Runs a parser that throws a context-free ArgumentError and prefixes the layer's class name.
-template <typename Parse>
-auto parse_in_context(std::string_view context, Parse&& parse) {
-  try {
-    return parse();
-  } catch (const ArgumentError& e) {
-    std::string message(context);
-    message += ": ";
-    message += e.what();
-    throw ArgumentError(message);
-  }
-}
 
 // A GEMM dimension as OpenBLAS's int, or ShapeError.
 blasint blas_dim(std::int64_t n, std::string_view context, const Shape& shape) {
@@ -83,7 +71,7 @@ void glorot_uniform(Tensor& t, std::int64_t fan_in, std::int64_t fan_out, Rng& r
 Dense::Dense(std::int64_t units, std::string_view activation, bool use_bias)
     : Layer(keras_default_name(kClassName)),
       units_(units),
-      activation_(parse_in_context(kClassName, [&] { return parse_activation(activation); })),
+      activation_(with_context(kClassName, [&] { return parse_activation(activation); })),
       use_bias_(use_bias) {
   if (units <= 0) {
     std::string message = "Dense: units must be a positive integer, got ";
@@ -220,35 +208,23 @@ Tensor Dense::backward_train(const Tensor& input, const Tensor& output, const Te
 }
 
 nlohmann::json Dense::get_config() const {
-  return {
+  nlohmann::json config = {
       {"name", name()},
       {"trainable", kernel_.trainable},
       {"dtype", "float32"},
       {"units", units_},
       {"activation", to_string(activation_)},
       {"use_bias", use_bias_},
-      {"kernel_initializer",
-       {{"module", "keras.initializers"},
-        {"class_name", "GlorotUniform"},
-        {"config", {{"seed", nullptr}}},
-        {"registered_name", nullptr}}},
-      {"bias_initializer",
-       {{"module", "keras.initializers"},
-        {"class_name", "Zeros"},
-        {"config", nlohmann::json::object()},
-        {"registered_name", nullptr}}},
-      {"kernel_regularizer", nullptr},
-      {"bias_regularizer", nullptr},
-      {"kernel_constraint", nullptr},
-      {"bias_constraint", nullptr},
   };
+  config.update(keras::weight_config_json());
+  return config;
 }
 
 // ---- Flatten ----------------------------------------------------------------------------------
 
 Flatten::Flatten(std::string_view data_format)
     : Layer(keras_default_name(kClassName)),
-      channels_first_(parse_in_context(kClassName, [&] { return parse_data_format(data_format); }) ==
+      channels_first_(with_context(kClassName, [&] { return parse_data_format(data_format); }) ==
                       DataFormat::kChannelsFirst) {}
 
 Shape Flatten::compute_output_shape(const Shape& input_shape) const {
@@ -375,7 +351,7 @@ nlohmann::json Dropout::get_config() const {
 
 ActivationLayer::ActivationLayer(std::string_view activation)
     : Layer(keras_default_name(kClassName)),
-      activation_(parse_in_context(kClassName, [&] { return parse_activation(activation); })) {}
+      activation_(with_context(kClassName, [&] { return parse_activation(activation); })) {}
 
 Tensor ActivationLayer::forward(const Tensor& input) const {
   Tensor output = input;
@@ -420,79 +396,16 @@ nlohmann::json ActivationLayer::get_config() const {
 
 // ---- Keras configs --------------------------------------------------------------------------
 
-#include "layers/keras_config.hpp"
-
 namespace poolnet::keras {
 namespace {
 
-// Keras's default initialiser, in any of the forms Keras writes it: "glorot_uniform",
-// "GlorotUniform", or {"module": "keras.initializers", "class_name": "GlorotUniform",
-// "config": {"seed": null}, "registered_name": null} (Keras 2 omits module/registered_name).
-// The seed is accepted and ignored: the model's Rng draws the weights.
-void check_initializer(const ConfigReader& read, const Json& config, const std::string& key,
-                       std::string_view class_name, std::string_view function_name,
-                       bool takes_seed) {
-  const auto it = config.find(key);
-  if (it == config.end()) return;
-  const Json& value = *it;
-  bool ok = false;
-  if (value.is_string()) {
-    const std::string s = value.get<std::string>();
-    ok = s == class_name || s == function_name;
-  } else if (value.is_object()) {
-    ok = value.contains("class_name") && value["class_name"].is_string() &&
-         value["class_name"].get<std::string>() == class_name;
-    for (const auto& [k, v] : value.items()) {
-      if (k == "class_name") continue;
-      if (k == "module") {
-        ok = ok && v.is_string() && v.get<std::string>() == "keras.initializers";
-      } else if (k == "registered_name") {
-        ok = ok && (v.is_null() || (v.is_string() && v.get<std::string>() == class_name));
-      } else if (k == "config") {
-        ok = ok && (v.is_object() || v.is_null());
-        if (!ok) break;
-        for (const auto& [ck, cv] : v.items()) {
-          const bool seed = takes_seed && ck == "seed" &&
-                            (cv.is_null() || (cv.is_number_integer() && !cv.is_boolean()));
-          if (!seed) ok = false;
-        }
-      } else {
-        ok = false;
-      }
-    }
-  }
-  if (!ok) {
-    std::string message = key;
-    message += " ";
-    message += value.dump();
-    message += " is not supported (poolnet supports only Keras's default, ";
-    message += class_name;
-    message += ")";
-    read.fail(message);
-  }
-}
-
-// Regularizers and constraints: only null (Keras's default) is supported.
-void check_null(const ConfigReader& read, const std::string& key) {
-  if (!read.has_value(key)) return;
-  std::string message = key;
-  message += " is not supported (poolnet supports only null, Keras's default)";
-  read.fail(message);
-}
-
 std::unique_ptr<Layer> make_dense(const Json& config) {
-  const ConfigReader read(
-      Dense::kClassName, config,
-      {"units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
-       "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-       "bias_constraint", "lora_rank", "quantization_config"});
-  check_initializer(read, config, "kernel_initializer", "GlorotUniform", "glorot_uniform", true);
-  check_initializer(read, config, "bias_initializer", "Zeros", "zeros", false);
-  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
-                          "kernel_constraint", "bias_constraint", "lora_rank",
-                          "quantization_config"}) {
-    check_null(read, key);
-  }
+  const ConfigReader read(Dense::kClassName, config,
+                          with_weight_config_keys({"units", "activation", "use_bias", "lora_rank",
+                                                   "quantization_config"}));
+  read.check_default_weight_settings();
+  read.require_null("lora_rank");
+  read.require_null("quantization_config");
   const std::string activation = read.optional_string("activation").value_or("linear");
   auto layer = std::make_unique<Dense>(read.integer("units", std::nullopt), activation,
                                        read.boolean("use_bias", true));
@@ -515,9 +428,7 @@ std::unique_ptr<Layer> make_dropout(const Json& config) {
   const ConfigReader read(Dropout::kClassName, config, {"rate", "seed", "noise_shape"});
   // seed: an int or null, accepted and ignored (the model's seed drives dropout).
   if (read.has_value("seed")) (void)read.integer("seed", std::nullopt);
-  if (read.has_value("noise_shape")) {
-    read.fail("noise_shape is not supported (poolnet supports only null, Keras's default)");
-  }
+  read.require_null("noise_shape");
   auto layer = std::make_unique<Dropout>(read.number("rate", std::nullopt));
   read.apply_name(*layer);
   return layer;

@@ -9,7 +9,7 @@ std::vector<std::int64_t> IntOrTuple::expand(int spatial_rank, std::string_view 
   if (static_cast<int>(values_.size()) != spatial_rank) {
     throw ArgumentError(std::string(context) + ": " + std::string(argument) +
                         " must be an int or a tuple of " + std::to_string(spatial_rank) +
-                        " ints, got " + dims_to_string(std::span<const std::int64_t>(values_)));
+                        " ints, got " + dims_to_string(values_));
   }
   return values_;
 }

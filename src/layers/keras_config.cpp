@@ -139,4 +139,94 @@ void ConfigReader::apply_name(Layer& layer) const {
   if (has_value("name")) layer.set_name(get("name").get<std::string>());
 }
 
+void ConfigReader::require_null(std::string_view key) const {
+  if (!has_value(key)) return;
+  fail(std::string(key) + " is not supported (poolnet supports only null, Keras's default), got " +
+       get(key).dump());
+}
+
+namespace {
+
+// An initializer that must be Keras's default: missing, null, the class or function name, or a
+// serialised initializer object of that class ({"module": "keras.initializers", "class_name":
+// ..., "config": {...}, "registered_name": null}; Keras 2 omits module and registered_name).
+void check_default_initializer(const ConfigReader& read, const Json& config, const std::string& key,
+                               std::string_view class_name, std::string_view function_name,
+                               bool takes_seed) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return;
+  const Json& value = *it;
+  const auto is_name = [&](const Json& v) {
+    return v.is_string() && (v.get<std::string>() == class_name || v.get<std::string>() == function_name);
+  };
+  bool ok = false;
+  if (value.is_string()) {
+    ok = is_name(value);
+  } else if (value.is_object() && value.contains("class_name") && value["class_name"].is_string()) {
+    ok = is_name(value["class_name"]);
+    for (const auto& [k, v] : value.items()) {
+      if (k == "class_name") continue;
+      if (k == "module") {
+        ok = ok && v.is_string() && v.get<std::string>() == "keras.initializers";
+      } else if (k == "registered_name") {
+        ok = ok && (v.is_null() || (v.is_string() && v.get<std::string>() == class_name));
+      } else if (k == "config") {
+        ok = ok && (v.is_object() || v.is_null());
+        if (!ok) break;
+        for (const auto& [ck, cv] : v.items()) {
+          const bool seed = takes_seed && ck == "seed" &&
+                            (cv.is_null() || (cv.is_number_integer() && !cv.is_boolean()));
+          if (!seed) ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+  } else {
+    read.fail(key + " must be null, an initializer name or a Keras initializer object, got " +
+              value.dump());
+  }
+  if (!ok) {
+    read.fail(key + " " + value.dump() + " is not supported (poolnet supports only Keras's default, " +
+              std::string(class_name) + "; load trained weights to use other values)");
+  }
+}
+
+}  // namespace
+
+void ConfigReader::check_default_weight_settings() const {
+  check_default_initializer(*this, config_, "kernel_initializer", "GlorotUniform", "glorot_uniform",
+                            true);
+  check_default_initializer(*this, config_, "bias_initializer", "Zeros", "zeros", false);
+  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                          "kernel_constraint", "bias_constraint"}) {
+    require_null(key);
+  }
+}
+
+std::set<std::string> with_weight_config_keys(std::set<std::string> keys) {
+  keys.insert({"kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
+               "activity_regularizer", "kernel_constraint", "bias_constraint"});
+  return keys;
+}
+
+Json weight_config_json() {
+  return {
+      {"kernel_initializer",
+       {{"module", "keras.initializers"},
+        {"class_name", "GlorotUniform"},
+        {"config", {{"seed", nullptr}}},
+        {"registered_name", nullptr}}},
+      {"bias_initializer",
+       {{"module", "keras.initializers"},
+        {"class_name", "Zeros"},
+        {"config", Json::object()},
+        {"registered_name", nullptr}}},
+      {"kernel_regularizer", nullptr},
+      {"bias_regularizer", nullptr},
+      {"kernel_constraint", nullptr},
+      {"bias_constraint", nullptr},
+  };
+}
+
 }  // namespace poolnet::keras

@@ -43,6 +43,15 @@ class ConfigReader {
   // Applies "name" (when given) to the built layer.
   void apply_name(Layer& layer) const;
 
+  // Fails unless `key` is missing or null (Keras's default for a feature poolnet lacks).
+  void require_null(std::string_view key) const;
+  // The weight settings of a layer with a kernel and a bias (the keys of weight_config_keys()):
+  // poolnet draws kernels with glorot_uniform and biases as zeros, and has no regularizers or
+  // constraints, so each key must be missing, null, or Keras's default. The initializers may be
+  // given as a name ("glorot_uniform", "GlorotUniform") or a serialised Keras 2/3 initializer
+  // object whose config holds at most a seed (accepted and ignored: the model's Rng draws).
+  void check_default_weight_settings() const;
+
   [[noreturn]] void fail(const std::string& message) const;
 
  private:
@@ -50,6 +59,15 @@ class ConfigReader {
   std::string layer_;
   const Json& config_;
 };
+
+// `keys` plus the weight-setting keys of a layer with a kernel and a bias: kernel_initializer,
+// bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer,
+// kernel_constraint, bias_constraint.
+std::set<std::string> with_weight_config_keys(std::set<std::string> keys);
+
+// What Keras writes for those settings at their defaults (GlorotUniform kernel, Zeros bias, no
+// regularizers or constraints), activity_regularizer excepted: Keras's Conv writes it, Dense not.
+Json weight_config_json();
 
 using Factory = std::function<std::unique_ptr<Layer>(const Json& config)>;
 using FactoryTable = std::map<std::string, Factory, std::less<>>;

@@ -4,16 +4,6 @@
 namespace poolnet {
 namespace {
 
-// Runs a parser that throws a context-free ArgumentError and prefixes the layer's name.
-template <typename Parse>
-auto parse_in_context(std::string_view context, Parse&& parse) {
-  try {
-    return parse();
-  } catch (const ArgumentError& e) {
-    throw ArgumentError(std::string(context) + ": " + e.what());
-  }
-}
-
 nlohmann::json tuple_json(const std::vector<std::int64_t>& values) {
   return nlohmann::json(values);
 }
@@ -29,8 +19,8 @@ PoolingLayer::PoolingLayer(std::string_view class_name, PoolOp op, int spatial_r
   spec_.window = pool_size.expand(spatial_rank, class_name, "pool_size");
   // Keras: strides=None means strides = pool_size.
   spec_.strides = strides ? strides->expand(spatial_rank, class_name, "strides") : spec_.window;
-  spec_.padding = parse_in_context(class_name, [&] { return parse_padding(padding); });
-  spec_.data_format = parse_in_context(class_name, [&] { return parse_data_format(data_format); });
+  spec_.padding = with_context(class_name, [&] { return parse_padding(padding); });
+  spec_.data_format = with_context(class_name, [&] { return parse_data_format(data_format); });
   // Keras accepts strides=0 here and fails at call time; rejecting now is earlier and clearer.
   validate_pool_spec(spec_, class_name);
 }
@@ -41,7 +31,7 @@ PoolingLayer::PoolingLayer(std::string_view class_name, PoolOp op, int spatial_r
   spec_.op = op;
   spec_.spatial_rank = spatial_rank;
   spec_.global = true;
-  spec_.data_format = parse_in_context(class_name, [&] { return parse_data_format(data_format); });
+  spec_.data_format = with_context(class_name, [&] { return parse_data_format(data_format); });
   validate_pool_spec(spec_, class_name);
 }
 

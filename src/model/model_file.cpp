@@ -186,13 +186,7 @@ Sequential load_model_json(const std::string& path) {
   } catch (const Json::parse_error& e) {
     throw FormatError(path + ": not valid JSON: " + e.what());
   }
-  try {
-    return Sequential::from_json(json);
-  } catch (const ArgumentError& e) {
-    throw ArgumentError(path + ": " + e.what());
-  } catch (const ShapeError& e) {
-    throw ShapeError(path + ": " + e.what());
-  }
+  return with_context(path, [&] { return Sequential::from_json(json); });
 }
 
 Sequential load_model_any(const std::string& path) {

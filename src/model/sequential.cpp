@@ -22,22 +22,6 @@ std::string layer_label(const Layer& layer, std::size_t index, std::size_t count
          std::to_string(index + 1) + " of " + std::to_string(count) + ")";
 }
 
-// Runs fn and prefixes any poolnet error with `context`, keeping the exception type.
-template <typename Fn>
-auto with_context(const std::string& context, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const ShapeError& e) {
-    throw ShapeError(context + ": " + e.what());
-  } catch (const ArgumentError& e) {
-    throw ArgumentError(context + ": " + e.what());
-  } catch (const FormatError& e) {
-    throw FormatError(context + ": " + e.what());
-  } catch (const Error& e) {
-    throw Error(context + ": " + e.what());
-  }
-}
-
 // "(None, 26, 26, 32)".
 std::string shape_with_none(const Shape& shape) {
   std::string s = "(None";
@@ -85,20 +69,22 @@ std::string repeat(const std::string& s, std::size_t n) {
   return out;
 }
 
-// Rows [begin, end) of `src` in the order given by `index`, into `dst` (first dim = count).
+Shape with_batch(std::int64_t batch, const Shape& sample_shape_from) {
+  std::vector<std::int64_t> dims = sample_shape_from.to_vector();
+  dims[0] = batch;
+  return Shape(dims);
+}
+
+// Rows index[begin], ..., index[end - 1] of `src` into `dst`, which is (re)allocated when it does
+// not have end - begin rows.
 void gather_rows(const Tensor& src, const std::vector<std::int64_t>& index, std::int64_t begin,
                  std::int64_t end, Tensor& dst) {
+  if (dst.rank() == 0 || dst.dim(0) != end - begin) dst = Tensor(with_batch(end - begin, src.shape()));
   const std::int64_t row = src.size() / std::max<std::int64_t>(src.dim(0), 1);
   for (std::int64_t i = begin; i < end; ++i) {
     std::memcpy(dst.data() + (i - begin) * row, src.data() + index[static_cast<std::size_t>(i)] * row,
                 static_cast<std::size_t>(row) * sizeof(float));
   }
-}
-
-Shape with_batch(std::int64_t batch, const Shape& sample_shape_from) {
-  std::vector<std::int64_t> dims = sample_shape_from.to_vector();
-  dims[0] = batch;
-  return Shape(dims);
 }
 
 void check_finite(const Tensor& t, std::string_view what) {
@@ -355,10 +341,6 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       const std::int64_t begin = step * options.batch_size;
       const std::int64_t end = std::min(begin + options.batch_size, train_count);
       const std::int64_t n = end - begin;
-      if (batch_x.rank() == 0 || batch_x.dim(0) != n) {
-        batch_x = Tensor(with_batch(n, x.shape()));
-        batch_y = Tensor(with_batch(n, y.shape()));
-      }
       gather_rows(x, order, begin, end, batch_x);
       gather_rows(y, order, begin, end, batch_y);
 
@@ -430,10 +412,6 @@ Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int
   for (std::int64_t b = begin; b < end; b += batch_size) {
     const std::int64_t e = std::min(b + batch_size, end);
     const std::int64_t n = e - b;
-    if (batch_x.rank() == 0 || batch_x.dim(0) != n) {
-      batch_x = Tensor(with_batch(n, x.shape()));
-      batch_y = Tensor(with_batch(n, y.shape()));
-    }
     gather_rows(x, identity, b, e, batch_x);
     gather_rows(y, identity, b, e, batch_y);
     Tensor a = batch_x;

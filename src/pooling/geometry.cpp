@@ -18,22 +18,6 @@ std::string lower(std::string_view text) {
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-// Names of the spatial axes in messages, for spatial rank 1, 2, 3.
-std::string_view axis_name(int spatial_rank, int axis) {
-  static constexpr std::string_view k1[] = {"steps"};
-  static constexpr std::string_view k2[] = {"rows", "cols"};
-  static constexpr std::string_view k3[] = {"depth", "rows", "cols"};
-  switch (spatial_rank) {
-    case 1: return k1[axis];
-    case 2: return k2[axis];
-    default: return k3[axis];
-  }
-}
-
-std::string tuple_to_string(const std::vector<std::int64_t>& values) {
-  return dims_to_string(std::span<const std::int64_t>(values));
-}
-
 // Spatial dims of `shape` for a layout (shape rank must be spatial_rank + 2).
 std::vector<std::int64_t> spatial_dims(const Shape& shape, int spatial_rank, DataFormat format) {
   std::vector<std::int64_t> dims;
@@ -49,6 +33,17 @@ bool valid_window_fits(const std::vector<std::int64_t>& in, const std::vector<st
 }
 
 }  // namespace
+
+std::string_view spatial_axis_name(int spatial_rank, int axis) {
+  static constexpr std::string_view k1[] = {"steps"};
+  static constexpr std::string_view k2[] = {"rows", "cols"};
+  static constexpr std::string_view k3[] = {"depth", "rows", "cols"};
+  switch (spatial_rank) {
+    case 1: return k1[axis];
+    case 2: return k2[axis];
+    default: return k3[axis];
+  }
+}
 
 std::string_view to_string(PoolOp op) { return op == PoolOp::kMax ? "max" : "average"; }
 std::string_view to_string(Padding padding) {
@@ -124,16 +119,16 @@ void validate_pool_spec(const PoolSpec& spec, std::string_view context) {
   for (const auto& [arg, values] : args) {
     if (static_cast<int>(values->size()) != n) {
       throw ArgumentError(where + arg + " must be an int or a tuple of " + std::to_string(n) +
-                          " ints, got " + tuple_to_string(*values));
+                          " ints, got " + dims_to_string(*values));
     }
     for (std::int64_t v : *values) {
       if (v <= 0) {
         throw ArgumentError(where + arg + " must be > 0 in every dimension, got " +
-                            tuple_to_string(*values));
+                            dims_to_string(*values));
       }
       if (v > kMaxPoolArgument) {
         throw ArgumentError(where + arg + " must be <= " + std::to_string(kMaxPoolArgument) +
-                            " in every dimension, got " + tuple_to_string(*values));
+                            " in every dimension, got " + dims_to_string(*values));
       }
     }
   }
@@ -162,7 +157,7 @@ PoolPlan plan_pooling(const PoolSpec& spec, const Shape& input_shape, std::strin
 
   for (int i = 0; i < n; ++i) {
     if (in[i] == 0) {
-      throw ShapeError(where + "input " + std::string(axis_name(n, i)) +
+      throw ShapeError(where + "input " + std::string(spatial_axis_name(n, i)) +
                        " is 0: pooling needs at least one element in every spatial dimension" +
                        shape_context);
     }
@@ -174,10 +169,10 @@ PoolPlan plan_pooling(const PoolSpec& spec, const Shape& input_shape, std::strin
                          ? compute_axis_geometry(in[i], in[i], 1, Padding::kValid)
                          : compute_axis_geometry(in[i], spec.window[i], spec.strides[i], spec.padding);
     if (g.out <= 0) {
-      std::string message = where + "pool_size " + tuple_to_string(spec.window) +
+      std::string message = where + "pool_size " + dims_to_string(spec.window) +
                             " does not fit the input with padding 'valid': pool_size " +
                             std::to_string(spec.window[i]) + " > input " +
-                            std::string(axis_name(n, i)) + " " + std::to_string(in[i]) +
+                            std::string(spatial_axis_name(n, i)) + " " + std::to_string(in[i]) +
                             " (computed output size would be zero or negative)" + shape_context;
       // The usual cause is a channels_first / channels_last mix-up: say so when the other
       // layout would fit.

@@ -4,12 +4,12 @@
 #include "poolnet/train/losses.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "poolnet/error.hpp"
+#include "train/number_text.hpp"
 
 namespace poolnet {
 namespace {
@@ -18,15 +18,6 @@ namespace {
 constexpr float kEpsilon = 1e-7f;
 constexpr float kClipLow = kEpsilon;
 constexpr float kClipHigh = 1.0f - kEpsilon;
-
-// The shortest text that reads back as the same float ("2.5", "-1", "nan", "inf").
-std::string number_text(float v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
-  return std::string(buffer, result.ptr);
-}
 
 [[noreturn]] void shape_mismatch(std::string_view loss, const Shape& pred, const Shape& truth,
                                  std::string_view expected) {

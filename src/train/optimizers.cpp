@@ -5,27 +5,18 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <set>
 #include <string>
 
 #include "poolnet/error.hpp"
+#include "train/number_text.hpp"
 
 namespace poolnet {
 namespace {
 
 using Json = nlohmann::json;
-
-// The shortest text that reads back as the same double ("0", "-0.1", "nan", "inf").
-std::string number_text(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
-  return std::string(buffer, result.ptr);
-}
 
 // ArgumentError unless lo <= value < hi (or <= hi when hi_inclusive), finite.
 void check_range(std::string_view optimizer, std::string_view key, double value, double lo,
@@ -99,10 +90,12 @@ class OptimizerImpl : public Optimizer {
   }
 
  protected:
-  explicit OptimizerImpl(double learning_rate) : Optimizer(learning_rate) {
-    // class_name() is virtual: the subclasses check learning_rate themselves.
+  // class_name ("SGD", "Adam", "RMSprop", a string literal) starts the optimizer's messages.
+  OptimizerImpl(std::string_view class_name, double learning_rate)
+      : Optimizer(learning_rate), class_name_(class_name) {
+    check_range(class_name, "learning_rate", learning_rate, 0.0, kInf, false);
   }
-  virtual std::string_view class_name() const = 0;  // "SGD", "Adam", "RMSprop"
+  std::string_view class_name() const { return class_name_; }
   virtual int slot_kinds() const = 0;
   virtual void update(Parameter& p, std::size_t index) = 0;
 
@@ -162,6 +155,7 @@ class OptimizerImpl : public Optimizer {
     throw ArgumentError(message);
   }
 
+  std::string_view class_name_;
   bool built_ = false;
   std::vector<Signature> signature_;
   std::vector<std::vector<Tensor>> slots_;
@@ -172,9 +166,8 @@ class OptimizerImpl : public Optimizer {
 class Sgd final : public OptimizerImpl {
  public:
   Sgd(double learning_rate, double momentum, bool nesterov)
-      : OptimizerImpl(learning_rate), momentum_(momentum), nesterov_(nesterov) {
-    check_range("SGD", "learning_rate", learning_rate, 0.0, kInf, false);
-    check_range("SGD", "momentum", momentum, 0.0, 1.0, true);
+      : OptimizerImpl("SGD", learning_rate), momentum_(momentum), nesterov_(nesterov) {
+    check_range(class_name(), "momentum", momentum, 0.0, 1.0, true);
   }
   std::string_view name() const override { return "sgd"; }
   Json get_config() const override {
@@ -186,7 +179,6 @@ class Sgd final : public OptimizerImpl {
   std::vector<Tensor*> slots() override { return grouped_slots(); }
 
  protected:
-  std::string_view class_name() const override { return "SGD"; }
   int slot_kinds() const override { return momentum_ != 0.0 ? 1 : 0; }
   void update(Parameter& p, std::size_t index) override {
     const float lr = static_cast<float>(learning_rate_);
@@ -215,11 +207,10 @@ class Sgd final : public OptimizerImpl {
 class Adam final : public OptimizerImpl {
  public:
   Adam(double learning_rate, double beta_1, double beta_2, double epsilon)
-      : OptimizerImpl(learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
-    check_range("Adam", "learning_rate", learning_rate, 0.0, kInf, false);
-    check_range("Adam", "beta_1", beta_1, 0.0, 1.0, false);
-    check_range("Adam", "beta_2", beta_2, 0.0, 1.0, false);
-    check_range("Adam", "epsilon", epsilon, 0.0, kInf, false);
+      : OptimizerImpl("Adam", learning_rate), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon) {
+    check_range(class_name(), "beta_1", beta_1, 0.0, 1.0, false);
+    check_range(class_name(), "beta_2", beta_2, 0.0, 1.0, false);
+    check_range(class_name(), "epsilon", epsilon, 0.0, kInf, false);
   }
   std::string_view name() const override { return "adam"; }
   Json get_config() const override {
@@ -233,7 +224,6 @@ class Adam final : public OptimizerImpl {
   std::vector<Tensor*> slots() override { return interleaved_slots(); }
 
  protected:
-  std::string_view class_name() const override { return "Adam"; }
   int slot_kinds() const override { return 2; }
   void update(Parameter& p, std::size_t index) override {
     const double t = static_cast<double>(iterations_ + 1);
@@ -263,15 +253,14 @@ class Adam final : public OptimizerImpl {
 class RmsProp final : public OptimizerImpl {
  public:
   RmsProp(double learning_rate, double rho, double momentum, double epsilon, bool centered)
-      : OptimizerImpl(learning_rate),
+      : OptimizerImpl("RMSprop", learning_rate),
         rho_(rho),
         momentum_(momentum),
         epsilon_(epsilon),
         centered_(centered) {
-    check_range("RMSprop", "learning_rate", learning_rate, 0.0, kInf, false);
-    check_range("RMSprop", "rho", rho, 0.0, 1.0, false);
-    check_range("RMSprop", "momentum", momentum, 0.0, 1.0, false);
-    check_range("RMSprop", "epsilon", epsilon, 0.0, kInf, false);
+    check_range(class_name(), "rho", rho, 0.0, 1.0, false);
+    check_range(class_name(), "momentum", momentum, 0.0, 1.0, false);
+    check_range(class_name(), "epsilon", epsilon, 0.0, kInf, false);
   }
   std::string_view name() const override { return "rmsprop"; }
   Json get_config() const override {
@@ -285,7 +274,6 @@ class RmsProp final : public OptimizerImpl {
   std::vector<Tensor*> slots() override { return grouped_slots(); }
 
  protected:
-  std::string_view class_name() const override { return "RMSprop"; }
   // velocity, [momentum], [average_gradient]
   int slot_kinds() const override { return 1 + (momentum_ > 0.0 ? 1 : 0) + (centered_ ? 1 : 0); }
   void update(Parameter& p, std::size_t index) override {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -26,18 +25,10 @@ constexpr int kPublicCases = 310;
 
 std::string public_path() { return std::string(POOLNET_SOURCE_DIR) + "/tests/conformance/public.jsonl"; }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << "cannot open " << path;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 const std::vector<Json>& public_cases() {
   static const std::vector<Json> cases = [] {
     std::vector<Json> result;
-    std::istringstream in(read_text(public_path()));
+    std::istringstream in(testing::read_bytes(public_path()));
     std::string line;
     while (std::getline(in, line)) {
       if (!line.empty()) result.push_back(Json::parse(line));
@@ -94,7 +85,7 @@ ConformanceFailure single_failure(const ConformanceReport& report) {
 // The public cases pass.
 
 TEST(ConformanceRunner, PublicCasesAllPassWithBothBackends) {
-  const std::string text = read_text(public_path());
+  const std::string text = testing::read_bytes(public_path());
   for (PoolBackend backend : {PoolBackend::kAuto, PoolBackend::kReference}) {
     std::istringstream in(text);
     const ConformanceReport report = run_conformance(in, backend);

@@ -31,7 +31,9 @@ namespace poolnet {
 namespace {
 
 using testing::contains;
+using testing::read_bytes;
 using testing::TempDir;
+using testing::write_bytes;
 
 // ---------------------------------------------------------------------------------------------
 // Building IDX files by hand
@@ -119,19 +121,6 @@ double test_value(std::uint8_t type, std::size_t i) {
   }
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // gzip with zlib's gzopen/gzwrite.
 void write_gz(const std::string& path, const std::string& bytes, const char* mode = "wb6") {
   gzFile gz = gzopen(path.c_str(), mode);
@@ -151,19 +140,7 @@ std::string gzip_bytes(const TempDir& dir, const std::string& bytes) {
 
 // Expects FormatError from read_idx(path) whose message holds the path and every piece.
 void expect_idx_error(const std::string& path, std::initializer_list<std::string_view> pieces) {
-  SCOPED_TRACE(path);
-  try {
-    const IdxArray a = read_idx(path);
-    ADD_FAILURE() << "no error; read " << a.values.size() << " values";
-  } catch (const FormatError& e) {
-    const std::string message = e.what();
-    EXPECT_TRUE(contains(message, path)) << "message lacks the path: " << message;
-    for (std::string_view piece : pieces) {
-      EXPECT_TRUE(contains(message, piece)) << "message lacks \"" << piece << "\": " << message;
-    }
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
+  testing::expect_format_error_naming(path, [&] { (void)read_idx(path); }, pieces);
 }
 
 // Limits this process's address space to its current size plus `budget` bytes (for a child).
@@ -466,17 +443,8 @@ void write_tiny_mnist(const TempDir& dir) {
 
 void expect_mnist_error(const std::string& directory,
                         std::initializer_list<std::string_view> pieces) {
-  try {
-    load_mnist_directory(directory);
-    ADD_FAILURE() << "no error for " << directory;
-  } catch (const FormatError& e) {
-    const std::string message = e.what();
-    for (std::string_view piece : pieces) {
-      EXPECT_TRUE(contains(message, piece)) << "message lacks \"" << piece << "\": " << message;
-    }
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
+  SCOPED_TRACE(directory);
+  testing::expect_throws<FormatError>([&] { (void)load_mnist_directory(directory); }, pieces);
 }
 
 TEST(MnistDirectory, LoadsATinySyntheticDirectory) {

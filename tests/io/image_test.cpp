@@ -28,20 +28,9 @@ namespace poolnet {
 namespace {
 
 using testing::contains;
+using testing::read_bytes;
 using testing::TempDir;
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::write_bytes;
 
 // ---------------------------------------------------------------------------------------------
 // PNG files of any color type and bit depth, written with libpng directly.
@@ -129,19 +118,7 @@ void expect_image(const Tensor& image, std::int64_t rows, std::int64_t cols,
 
 // Expects FormatError from read_gray_image(path) naming the path and every piece.
 void expect_image_error(const std::string& path, std::initializer_list<std::string_view> pieces) {
-  SCOPED_TRACE(path);
-  try {
-    const Tensor t = io::read_gray_image(path);
-    ADD_FAILURE() << "no error; read shape " << t.shape().to_string();
-  } catch (const FormatError& e) {
-    const std::string message = e.what();
-    EXPECT_TRUE(contains(message, path)) << "message lacks the path: " << message;
-    for (std::string_view piece : pieces) {
-      EXPECT_TRUE(contains(message, piece)) << "message lacks \"" << piece << "\": " << message;
-    }
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
+  testing::expect_format_error_naming(path, [&] { (void)io::read_gray_image(path); }, pieces);
 }
 
 // ---------------------------------------------------------------------------------------------

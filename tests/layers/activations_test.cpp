@@ -182,24 +182,9 @@ TEST(Activations, BackwardRejectsMismatchedSizes) {
 // by h, the sum is taken in double, and the step actually taken (after rounding) divides.
 std::vector<double> numeric_input_gradient(const Layer& layer, const Tensor& x, const Tensor& w,
                                            float h) {
-  std::vector<double> grad(static_cast<std::size_t>(x.size()));
-  auto objective = [&](const Tensor& input) {
-    const Tensor y = layer.forward(input);
-    double s = 0.0;
-    for (std::int64_t i = 0; i < y.size(); ++i) s += static_cast<double>(y[i]) * w[i];
-    return s;
-  };
   Tensor probe = x;
-  for (std::int64_t i = 0; i < x.size(); ++i) {
-    const float plus = x[i] + h, minus = x[i] - h;
-    probe[i] = plus;
-    const double fp = objective(probe);
-    probe[i] = minus;
-    const double fm = objective(probe);
-    probe[i] = x[i];
-    grad[static_cast<std::size_t>(i)] = (fp - fm) / (static_cast<double>(plus) - minus);
-  }
-  return grad;
+  return testing::central_differences(
+      probe, [&] { return testing::weighted_sum(layer.forward(probe), w); }, h);
 }
 
 TEST(ActivationLayer, GradientsMatchCentralDifferences) {

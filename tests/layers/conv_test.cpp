@@ -28,6 +28,7 @@ namespace {
 using Json = nlohmann::json;
 using Dims = std::vector<std::int64_t>;
 using testing::contains;
+using testing::expect_throws;
 using testing::make_shape;
 using testing::random_tensor;
 using testing::transpose_layout;
@@ -660,19 +661,6 @@ TEST(ConvLayout, ChannelsFirstAgreesWithChannelsLastOnTransposedInputs) {
 
 // ---- (e) configs and errors ----------------------------------------------------------------------
 
-template <typename E, typename Fn>
-void expect_error(Fn&& fn, std::initializer_list<std::string_view> pieces) {
-  try {
-    fn();
-    ADD_FAILURE() << "did not throw";
-  } catch (const E& e) {
-    for (const std::string_view piece : pieces)
-      EXPECT_TRUE(contains(e.what(), piece)) << "message lacks \"" << piece << "\": " << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw the wrong type: " << e.what();
-  }
-}
-
 TEST(ConvConfig, RoundTripsThroughMakeLayer) {
   const std::vector<std::pair<std::string, Json>> configs = {
       {"Conv1D", {{"filters", 4}, {"kernel_size", 3}}},
@@ -774,56 +762,56 @@ TEST(ConvConfig, RejectsWhatPoolnetDoesNotSupport) {
 }
 
 TEST(ConvErrors, ConstructorArguments) {
-  expect_error<ArgumentError>([] { Conv2D(0, 3); }, {"Conv2D", "filters", "0"});
-  expect_error<ArgumentError>([] { Conv1D(-2, 3); }, {"Conv1D", "filters", "-2"});
-  expect_error<ArgumentError>([] { Conv2D(1, {3, 0}); }, {"Conv2D", "kernel_size", "(3, 0)"});
-  expect_error<ArgumentError>([] { Conv2D(1, {3, 3, 3}); }, {"Conv2D", "kernel_size", "(3, 3, 3)"});
-  expect_error<ArgumentError>([] { Conv3D(1, 3, IntOrTuple({1, 1})); }, {"Conv3D", "strides", "(1, 1)"});
-  expect_error<ArgumentError>([] { Conv2D(1, 3, IntOrTuple({1, 0})); }, {"Conv2D", "strides", "(1, 0)"});
-  expect_error<ArgumentError>([] { Conv1D(1, 3, 1, "valid", "channels_last", 0); },
-                              {"Conv1D", "dilation_rate", "(0,)"});
-  expect_error<ArgumentError>([] { Conv2D(1, 3, IntOrTuple({2, 1}), "valid", "channels_last", IntOrTuple({1, 2})); },
-                              {"Conv2D", "strides", "dilation_rate", "(2, 1)", "(1, 2)"});
-  expect_error<ArgumentError>([] { Conv1D(1, 3, 1, "causal"); }, {"Conv1D", "padding", "'causal'", "not supported"});
-  expect_error<ArgumentError>([] { Conv2D(1, 3, 1, "full"); }, {"Conv2D", "padding", "'full'"});
-  expect_error<ArgumentError>([] { Conv2D(1, 3, 1, "valid", "NHWC"); }, {"Conv2D", "data_format", "'NHWC'"});
-  expect_error<ArgumentError>([] { Conv2D(1, 3, 1, "valid", "channels_last", 1, "gelu"); },
-                              {"Conv2D", "activation", "gelu"});
+  expect_throws<ArgumentError>([] { Conv2D(0, 3); }, {"Conv2D", "filters", "0"});
+  expect_throws<ArgumentError>([] { Conv1D(-2, 3); }, {"Conv1D", "filters", "-2"});
+  expect_throws<ArgumentError>([] { Conv2D(1, {3, 0}); }, {"Conv2D", "kernel_size", "(3, 0)"});
+  expect_throws<ArgumentError>([] { Conv2D(1, {3, 3, 3}); }, {"Conv2D", "kernel_size", "(3, 3, 3)"});
+  expect_throws<ArgumentError>([] { Conv3D(1, 3, IntOrTuple({1, 1})); }, {"Conv3D", "strides", "(1, 1)"});
+  expect_throws<ArgumentError>([] { Conv2D(1, 3, IntOrTuple({1, 0})); }, {"Conv2D", "strides", "(1, 0)"});
+  expect_throws<ArgumentError>([] { Conv1D(1, 3, 1, "valid", "channels_last", 0); },
+                               {"Conv1D", "dilation_rate", "(0,)"});
+  expect_throws<ArgumentError>([] { Conv2D(1, 3, IntOrTuple({2, 1}), "valid", "channels_last", IntOrTuple({1, 2})); },
+                               {"Conv2D", "strides", "dilation_rate", "(2, 1)", "(1, 2)"});
+  expect_throws<ArgumentError>([] { Conv1D(1, 3, 1, "causal"); }, {"Conv1D", "padding", "'causal'", "not supported"});
+  expect_throws<ArgumentError>([] { Conv2D(1, 3, 1, "full"); }, {"Conv2D", "padding", "'full'"});
+  expect_throws<ArgumentError>([] { Conv2D(1, 3, 1, "valid", "NHWC"); }, {"Conv2D", "data_format", "'NHWC'"});
+  expect_throws<ArgumentError>([] { Conv2D(1, 3, 1, "valid", "channels_last", 1, "gelu"); },
+                               {"Conv2D", "activation", "gelu"});
   // Case-insensitive like Keras.
   EXPECT_NO_THROW(Conv2D(1, 3, 1, "SAME", "Channels_First"));
 }
 
 TEST(ConvErrors, InputShapes) {
   Conv2D layer(4, 3);
-  expect_error<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
-                      {"Conv2D", "not built"});
-  expect_error<ShapeError>([&] { (void)layer.compute_output_shape(Shape{5, 5, 2}); },
-                           {"Conv2D", "rank 4", "(5, 5, 2)", "channels_last"});
-  expect_error<ShapeError>([&] { (void)layer.compute_output_shape(Shape{1, 2, 5, 2}); },
-                           {"Conv2D", "'valid'", "(1, 2, 5, 2)", "channels_last"});
+  expect_throws<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
+                       {"Conv2D", "not built"});
+  expect_throws<ShapeError>([&] { (void)layer.compute_output_shape(Shape{5, 5, 2}); },
+                            {"Conv2D", "rank 4", "(5, 5, 2)", "channels_last"});
+  expect_throws<ShapeError>([&] { (void)layer.compute_output_shape(Shape{1, 2, 5, 2}); },
+                            {"Conv2D", "'valid'", "(1, 2, 5, 2)", "channels_last"});
   // The hint names the other layout when the kernel would fit it.
-  expect_error<ShapeError>([&] { (void)layer.compute_output_shape(Shape{1, 1, 28, 28}); },
-                           {"Conv2D", "(1, 1, 28, 28)", "channels_first"});
+  expect_throws<ShapeError>([&] { (void)layer.compute_output_shape(Shape{1, 1, 28, 28}); },
+                            {"Conv2D", "(1, 1, 28, 28)", "channels_first"});
   Rng rng(1);
   layer.build(Shape{1, 5, 5, 2}, rng);
-  expect_error<ShapeError>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 3})); },
-                           {"Conv2D", "3 channels", "built for 2", "(1, 5, 5, 3)", "channels_last"});
-  expect_error<ShapeError>([&] { layer.build(Shape{1, 5, 5, 3}, rng); }, {"Conv2D", "built for 2"});
-  expect_error<ShapeError>([&] { (void)layer.backward(Tensor(Shape{1, 5, 5, 2}), Tensor(Shape{1, 3, 3, 3})); },
-                           {"Conv2D", "grad_output", "(1, 3, 3, 3)", "(1, 3, 3, 4)"});
+  expect_throws<ShapeError>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 3})); },
+                            {"Conv2D", "3 channels", "built for 2", "(1, 5, 5, 3)", "channels_last"});
+  expect_throws<ShapeError>([&] { layer.build(Shape{1, 5, 5, 3}, rng); }, {"Conv2D", "built for 2"});
+  expect_throws<ShapeError>([&] { (void)layer.backward(Tensor(Shape{1, 5, 5, 2}), Tensor(Shape{1, 3, 3, 3})); },
+                            {"Conv2D", "grad_output", "(1, 3, 3, 3)", "(1, 3, 3, 4)"});
   Conv3D dilated(1, 3, 1, "valid", "channels_first", IntOrTuple({1, 1, 3}));
-  expect_error<ShapeError>([&] { (void)dilated.compute_output_shape(Shape{1, 2, 5, 5, 6}); },
-                           {"Conv3D", "dilation_rate", "(1, 1, 3)", "7", "(1, 2, 5, 5, 6)", "channels_first"});
+  expect_throws<ShapeError>([&] { (void)dilated.compute_output_shape(Shape{1, 2, 5, 5, 6}); },
+                            {"Conv3D", "dilation_rate", "(1, 1, 3)", "7", "(1, 2, 5, 5, 6)", "channels_first"});
   // An empty batch is fine.
   EXPECT_EQ(layer.forward(Tensor(Shape{0, 5, 5, 2})).shape(), (Shape{0, 3, 3, 4}));
   // Weights replaced with ones of the wrong shape are reported, not read out of bounds.
   layer.kernel().value = Tensor(Shape{3, 2, 2, 4});
-  expect_error<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
-                      {"Conv2D", "weights do not fit", "(3, 2, 2, 4)"});
+  expect_throws<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
+                       {"Conv2D", "weights do not fit", "(3, 2, 2, 4)"});
   layer.kernel().value = Tensor(Shape{3, 3, 2, 4});
   layer.bias().value = Tensor(Shape{5});
-  expect_error<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
-                      {"Conv2D", "bias shape (5,)"});
+  expect_throws<Error>([&] { (void)layer.forward(Tensor(Shape{1, 5, 5, 2})); },
+                       {"Conv2D", "bias shape (5,)"});
 }
 
 // ---- (f) weights ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -20,48 +19,16 @@
 namespace poolnet {
 namespace {
 
+using testing::central_differences;
 using testing::contains;
+using testing::error_of;
 using testing::random_tensor;
+using testing::weighted_sum;
 using Json = nlohmann::json;
 
 constexpr ActivationKind kKinds[] = {ActivationKind::kLinear, ActivationKind::kRelu,
                                      ActivationKind::kSigmoid, ActivationKind::kTanh,
                                      ActivationKind::kElu, ActivationKind::kSoftmax};
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-// sum(y * w) in double.
-double weighted_sum(const Tensor& y, const Tensor& w) {
-  double s = 0.0;
-  for (std::int64_t i = 0; i < y.size(); ++i) s += static_cast<double>(y[i]) * w[i];
-  return s;
-}
-
-// d objective / d t[i] for every element of `t` by central differences (the step actually taken
-// after float rounding divides).
-std::vector<double> central_differences(Tensor& t, const std::function<double()>& objective,
-                                        float h) {
-  std::vector<double> grad(static_cast<std::size_t>(t.size()));
-  for (std::int64_t i = 0; i < t.size(); ++i) {
-    const float x = t[i];
-    const float plus = x + h, minus = x - h;
-    t[i] = plus;
-    const double fp = objective();
-    t[i] = minus;
-    const double fm = objective();
-    t[i] = x;
-    grad[static_cast<std::size_t>(i)] = (fp - fm) / (static_cast<double>(plus) - minus);
-  }
-  return grad;
-}
 
 void expect_close(const Tensor& analytic, const std::vector<double>& numeric, double tol,
                   const std::string& what) {

@@ -16,36 +16,18 @@
 namespace poolnet {
 namespace {
 
+using testing::central_differences;
 using testing::contains;
+using testing::error_of;
 using testing::random_tensor;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 Tensor make(const Shape& shape, std::vector<float> values) { return Tensor(shape, values); }
 
 // d value / d y_pred by central differences with step h (the rounded step divides).
 std::vector<double> numeric_gradient(const Loss& loss, const Tensor& y_pred, const Tensor& y_true,
                                      float h) {
-  std::vector<double> grad(static_cast<std::size_t>(y_pred.size()));
   Tensor probe = y_pred;
-  for (std::int64_t i = 0; i < y_pred.size(); ++i) {
-    const float x = y_pred[i], plus = x + h, minus = x - h;
-    probe[i] = plus;
-    const double fp = loss.value(probe, y_true);
-    probe[i] = minus;
-    const double fm = loss.value(probe, y_true);
-    probe[i] = x;
-    grad[static_cast<std::size_t>(i)] = (fp - fm) / (static_cast<double>(plus) - minus);
-  }
-  return grad;
+  return central_differences(probe, [&] { return loss.value(probe, y_true); }, h);
 }
 
 void expect_gradient_matches(const Loss& loss, const Tensor& y_pred, const Tensor& y_true,

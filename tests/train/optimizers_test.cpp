@@ -16,17 +16,8 @@ namespace poolnet {
 namespace {
 
 using testing::contains;
+using testing::error_of;
 using Json = nlohmann::json;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 // Two trainable parameters and a frozen one between them.
 struct Params {

@@ -310,7 +310,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   std::ostream& out = options.out ? *options.out : std::cout;
   const bool interactive = options.verbosity == Verbosity::kBar ||
-                           (options.verbosity == Verbosity::kAuto && options.out == nullptr &&
+                           (options.verbosity == Verbosity::kAuto && &out == &std::cout &&
                             stdout_is_terminal());
   const std::int64_t steps = (train_count + options.batch_size - 1) / options.batch_size;
   const std::vector<Parameter*> params = parameters();

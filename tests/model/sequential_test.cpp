@@ -161,6 +161,23 @@ TEST(SequentialFit, ProgressPrintsOneLinePerEpochWhenNotATerminal) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
 }
 
+TEST(SequentialFit, BarModeRedrawsInPlaceWithABar) {
+  Tensor x, y;
+  make_patch_task(40, 6, x, y);
+  Sequential model = tiny_model();
+  std::ostringstream out;
+  FitOptions options;
+  options.batch_size = 10;
+  options.epochs = 1;
+  options.out = &out;
+  options.verbosity = Verbosity::kBar;
+  model.fit(x, y, options);
+  const std::string text = out.str();
+  EXPECT_TRUE(contains(text, "Epoch 1/1\n")) << text;
+  EXPECT_TRUE(contains(text, "\r4/4 \u2501\u2501")) << text;
+  EXPECT_TRUE(contains(text, "ms/step - accuracy: ")) << text;
+}
+
 TEST(SequentialFit, RejectsNanInTheDataAndMismatchedLabels) {
   Tensor x, y;
   make_patch_task(20, 6, x, y);

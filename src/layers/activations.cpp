@@ -140,8 +140,12 @@ void activation_backward(ActivationKind kind, std::span<const float> y, std::spa
       return;
     case ActivationKind::kRelu:
       // y > 0 exactly where x > 0; a NaN output passes NaN on.
+      // Two selects and no calls, so the loop can vectorize (no branch to mispredict on
+      // random signs).
       for (std::size_t i = 0; i < n; ++i) {
-        dx[i] = y[i] > 0.0f ? dy[i] : (std::isnan(y[i]) ? y[i] : 0.0f);
+        const float yi = y[i];
+        const float kept = yi > 0.0f ? dy[i] : 0.0f;
+        dx[i] = yi != yi ? yi : kept;
       }
       return;
     case ActivationKind::kSigmoid:

@@ -320,7 +320,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   History history;
   std::vector<std::int64_t> order(static_cast<std::size_t>(train_count));
-  Tensor batch_x, batch_y;
+  Tensor batch_y;
   std::vector<Tensor> activations(layers_.size() + 1);
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     Rng rng = epoch_rng(options.seed, epoch);
@@ -341,10 +341,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       const std::int64_t begin = step * options.batch_size;
       const std::int64_t end = std::min(begin + options.batch_size, train_count);
       const std::int64_t n = end - begin;
-      gather_rows(x, order, begin, end, batch_x);
+      gather_rows(x, order, begin, end, activations[0]);
       gather_rows(y, order, begin, end, batch_y);
 
-      activations[0] = batch_x;
       for (std::size_t i = 0; i < layers_.size(); ++i) {
         activations[i + 1] = layers_[i]->forward_train(activations[i], rng);
       }
@@ -398,6 +397,12 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   return history;
 }
 
+Tensor Sequential::forward_all(const Tensor& x) const {
+  Tensor a = layers_.front()->forward(x);
+  for (std::size_t i = 1; i < layers_.size(); ++i) a = layers_[i]->forward(a);
+  return a;
+}
+
 Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
                                       std::int64_t end, std::int64_t batch_size) const {
   if (y.dim(0) != x.dim(0)) {
@@ -414,8 +419,7 @@ Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int
     const std::int64_t n = e - b;
     gather_rows(x, identity, b, e, batch_x);
     gather_rows(y, identity, b, e, batch_y);
-    Tensor a = batch_x;
-    for (const auto& layer : layers_) a = layer->forward(a);
+    const Tensor a = forward_all(batch_x);
     loss_sum += loss_->value(a, batch_y) * static_cast<double>(n);
     correct += count_correct(a, batch_y, loss_->sparse_labels());
   }
@@ -444,7 +448,7 @@ Tensor Sequential::predict(const Tensor& x, std::int64_t batch_size) const {
     const std::int64_t n = std::min(batch_size, samples - b);
     Tensor a(with_batch(n, x.shape()),
              std::span<const float>(x.data() + b * in_row, static_cast<std::size_t>(n * in_row)));
-    for (const auto& layer : layers_) a = layer->forward(a);
+    a = forward_all(a);
     std::copy_n(a.data(), n * out_row, result.data() + b * out_row);
   }
   return result;

@@ -122,6 +122,7 @@ class Sequential {
 
  private:
   void check_input(const Tensor& x, std::string_view what) const;
+  Tensor forward_all(const Tensor& x) const;  // inference through every layer
   Evaluation run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
                             std::int64_t end, std::int64_t batch_size) const;
 

@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo bench clean
 
 all: build
 
@@ -26,6 +26,10 @@ demo: build
 	./$(BUILD_DIR)/poolnet pool
 	./$(BUILD_DIR)/poolnet train examples/keras_convnet.json --epochs $(DEMO_EPOCHS) --batch-size 128 \
 	  --out $(BUILD_DIR)/keras_convnet.pnet
+
+# Pooling benchmark: poolnet's kernels vs oneDNN's pooling primitive vs a memcpy roofline.
+bench: build
+	./$(BUILD_DIR)/poolnet-bench
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -70,8 +70,7 @@ int main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand(
       "train", "Train a model on an MNIST-format data set (default: Fashion-MNIST), evaluate it on "
                "the test split and save it");
-  train->add_option("model", train_args.model_path, "Keras JSON architecture, or a saved model to train further")
-      ->required();
+  train->add_option("model", train_args.model_path, "Keras JSON architecture, or a saved model to train further");
   train->add_option("--data-dir", train_args.data_dir,
                     "MNIST-format directory (default: /usr/share/datasets/fashion-mnist)");
   train->add_option("--epochs", train_args.epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -84,6 +83,10 @@ int main(int argc, char** argv) {
   train->add_option("--threads", train_args.threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   train->add_option("--out", train_args.out, "Where to save the trained model (default: <model name>.pnet)");
   train->add_option("--limit", limit, "Use only the first N training images (quick runs)")->check(CLI::PositiveNumber);
+  train->add_option("--checkpoint", train_args.checkpoint_dir,
+                    "Write DIR/checkpoint.pnet (weights, optimizer state, epoch) after every epoch");
+  train->add_option("--resume", train_args.resume_dir,
+                    "Continue the run checkpointed in DIR with its settings; the final weights equal an uninterrupted run's");
 
   std::string evaluate_model, evaluate_data;
   CLI::App* evaluate = app.add_subcommand("evaluate", "Print a saved model's test loss and accuracy");
@@ -107,6 +110,9 @@ int main(int argc, char** argv) {
     if (summary->parsed()) return poolnet::cli::run_summary(summary_model, std::cout);
     if (train->parsed()) {
       if (limit > 0) train_args.limit = limit;
+      if (train_args.model_path.empty() == train_args.resume_dir.empty()) {
+        throw poolnet::ArgumentError("give either a model file or --resume DIR (not both)");
+      }
       return poolnet::cli::run_train(train_args, std::cout);
     }
     if (evaluate->parsed()) return poolnet::cli::run_evaluate(evaluate_model, evaluate_data, std::cout);

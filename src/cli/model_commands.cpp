@@ -14,6 +14,7 @@
 #include "poolnet/error.hpp"
 #include "poolnet/model/model_file.hpp"
 #include "poolnet/model/sequential.hpp"
+#include "poolnet/error.hpp"
 
 extern "C" void openblas_set_num_threads(int num_threads);
 
@@ -59,10 +60,58 @@ int run_summary(const std::string& model_path, std::ostream& out) {
   return 0;
 }
 
-int run_train(const TrainArgs& args, std::ostream& out) {
+namespace {
+
+nlohmann::json settings_of(const TrainArgs& a, int threads) {
+  return {{"model_path", a.model_path}, {"data_dir", a.data_dir}, {"epochs", a.epochs},
+          {"batch_size", a.batch_size}, {"validation_split", a.validation_split},
+          {"seed", a.seed}, {"threads", threads}, {"out", a.out},
+          {"limit", a.limit ? nlohmann::json(*a.limit) : nlohmann::json(nullptr)}};
+}
+
+// The settings a checkpoint was started with: a resumed run repeats them exactly.
+TrainArgs args_from_settings(const nlohmann::json& s, const std::string& where) {
+  try {
+    TrainArgs a;
+    a.model_path = s.at("model_path").get<std::string>();
+    a.data_dir = s.at("data_dir").get<std::string>();
+    a.epochs = s.at("epochs").get<int>();
+    a.batch_size = s.at("batch_size").get<std::int64_t>();
+    a.validation_split = s.at("validation_split").get<double>();
+    a.seed = s.at("seed").get<std::uint64_t>();
+    a.threads = s.at("threads").get<int>();
+    a.out = s.at("out").get<std::string>();
+    if (!s.at("limit").is_null()) a.limit = s.at("limit").get<std::int64_t>();
+    return a;
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(where + ": checkpoint settings are incomplete: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& directory) {
+  return (std::filesystem::path(directory) / "checkpoint.pnet").string();
+}
+
+int run_train(const TrainArgs& requested, std::ostream& out) {
+  TrainArgs args = requested;
+  std::optional<Sequential> loaded;
+  int epochs_done = 0;
+  if (!requested.resume_dir.empty()) {
+    // Continue a run: its settings (seed, threads, batch, data) come from the checkpoint, so the
+    // final weights are the ones the uninterrupted run would have produced.
+    const std::string path = checkpoint_path(requested.resume_dir);
+    auto [model, state] = load_checkpoint(path);
+    args = args_from_settings(state.settings, path);
+    args.checkpoint_dir = requested.resume_dir;
+    epochs_done = state.epochs_done;
+    loaded.emplace(std::move(model));
+    out << "Resuming " << path << " after epoch " << epochs_done << " of " << args.epochs << "\n";
+  }
   const int threads = set_threads(args.threads);
-  Sequential model = load_model_any(args.model_path);
-  if (!args.optimizer.empty() || !model.compiled() || args.learning_rate) {
+  Sequential model = loaded ? std::move(*loaded) : load_model_any(args.model_path);
+  if (!loaded && (!args.optimizer.empty() || !model.compiled() || args.learning_rate)) {
     std::string optimizer = args.optimizer;
     if (optimizer.empty()) optimizer = model.compiled() ? std::string(model.optimizer().name()) : "adam";
     const std::string loss = model.compiled() ? std::string(model.loss().name())
@@ -88,8 +137,15 @@ int run_train(const TrainArgs& args, std::ostream& out) {
   out << "Training: " << args.epochs << " epochs, batch " << args.batch_size << ", "
       << model.optimizer().name() << " (learning rate " << model.optimizer().learning_rate()
       << "), validation_split " << args.validation_split << ", seed " << args.seed << ", "
-      << threads << " threads" << (resumed_weights ? ", continuing from saved weights" : "")
+      << threads << " threads" << (resumed_weights && !loaded ? ", continuing from saved weights" : "")
       << "\n\n";
+
+  const nlohmann::json settings = settings_of(args, threads);
+  if (!args.checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.checkpoint_dir, ec);
+    if (ec) throw FormatError("cannot create checkpoint directory '" + args.checkpoint_dir + "': " + ec.message());
+  }
 
   FitOptions fit;
   fit.batch_size = args.batch_size;
@@ -98,6 +154,15 @@ int run_train(const TrainArgs& args, std::ostream& out) {
   fit.seed = args.seed;
   fit.out = &out;
   fit.verbosity = &out == &std::cout ? Verbosity::kAuto : Verbosity::kPerEpoch;
+  fit.initial_epoch = epochs_done;
+  if (!args.checkpoint_dir.empty()) {
+    // Atomic per epoch: a crash loses at most the epoch in progress.
+    const std::string path = checkpoint_path(args.checkpoint_dir);
+    fit.on_epoch_end = [&model, &settings, path](const EpochLogs& logs) {
+      save_checkpoint(model, TrainingState{logs.epoch, settings}, path);
+      return true;
+    };
+  }
   const History history = model.fit(data.train.images, data.train.labels, fit);
   double seconds = 0.0;
   for (const EpochLogs& e : history.epochs) seconds += e.seconds;

@@ -22,7 +22,12 @@ struct TrainArgs {
   int threads = 0;         // 0 = all cores
   std::string out;         // "" = <model name>.pnet in the current directory
   std::optional<std::int64_t> limit;  // use only the first N training images (quick runs, tests)
+  std::string checkpoint_dir;  // "" = none; else DIR/checkpoint.pnet after every epoch
+  std::string resume_dir;      // continue the run checkpointed in DIR (its settings win)
 };
+
+// DIR/checkpoint.pnet.
+std::string checkpoint_path(const std::string& directory);
 
 // Sets the OpenMP and OpenBLAS thread counts (0 = leave the default). Returns the count in use.
 int set_threads(int threads);

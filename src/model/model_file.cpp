@@ -9,6 +9,7 @@
 #include <map>
 
 #include "io/atomic_file.hpp"
+#include "io/json_numbers.hpp"
 #include "poolnet/error.hpp"
 
 namespace poolnet {
@@ -49,26 +50,41 @@ std::uint32_t crc32_of(const char* data, std::size_t size) {
 
 }  // namespace
 
-void save_model(const Sequential& model, const std::string& path) {
+namespace {
+
+// Appends `t` to `data` and returns its header entry (shape and offset).
+Json append_tensor(const Tensor& t, std::string& data) {
+  Json entry = {{"shape", t.shape().to_vector()}, {"offset", data.size()}};
+  data.append(reinterpret_cast<const char*>(t.data()), static_cast<std::size_t>(t.size()) * sizeof(float));
+  return entry;
+}
+
+// The whole file. With `optimizer` and `state`, a checkpoint: the optimizer's slots follow the
+// weights in the data section, and the header gains "optimizer" and "training".
+void write_model_file(const Sequential& model, Optimizer* optimizer, const TrainingState* state,
+                      const std::string& path) {
   if (!model.built()) throw ArgumentError("save_model: the model has no weights yet (build or fit it first)");
   Json weights = Json::array();
   std::string data;
   for (std::size_t i = 0; i < model.size(); ++i) {
     const Layer& layer = model.layer(i);
     for (const Parameter* p : layer.parameters()) {
-      weights.push_back({{"layer", layer.name()},
-                         {"name", p->name},
-                         {"shape", p->value.shape().to_vector()},
-                         {"offset", data.size()}});
-      data.append(reinterpret_cast<const char*>(p->value.data()),
-                  static_cast<std::size_t>(p->value.size()) * sizeof(float));
+      Json entry = append_tensor(p->value, data);
+      entry["layer"] = layer.name();
+      entry["name"] = p->name;
+      weights.push_back(entry);
     }
   }
-  const Json header = {{"model", model.to_json()},
-                       {"weights", weights},
-                       {"data_bytes", data.size()},
-                       {"dtype", "float32"},
-                       {"byte_order", "little"}};
+  Json header = {{"model", model.to_json()}, {"weights", weights}};
+  if (optimizer != nullptr && state != nullptr) {
+    Json slots = Json::array();
+    for (const Tensor* slot : optimizer->slots()) slots.push_back(append_tensor(*slot, data));
+    header["optimizer"] = {{"iterations", optimizer->iterations()}, {"slots", slots}};
+    header["training"] = {{"epochs_done", state->epochs_done}, {"settings", state->settings}};
+  }
+  header["data_bytes"] = data.size();
+  header["dtype"] = "float32";
+  header["byte_order"] = "little";
   const std::string header_text = header.dump();
   std::string bytes(kMagic, sizeof kMagic);
   put_u32(bytes, kModelFormatVersion);
@@ -79,7 +95,22 @@ void save_model(const Sequential& model, const std::string& path) {
   io::write_file_atomically(path, bytes);
 }
 
-Sequential load_model(const std::string& path) {
+}  // namespace
+
+void save_model(const Sequential& model, const std::string& path) {
+  write_model_file(model, nullptr, nullptr, path);
+}
+
+void save_checkpoint(Sequential& model, const TrainingState& state, const std::string& path) {
+  if (!model.compiled()) throw ArgumentError("save_checkpoint: the model is not compiled");
+  write_model_file(model, &model.optimizer(), &state, path);
+}
+
+namespace {
+
+// Reads a model file; a checkpoint's optimizer slots and training state are restored into the
+// model's optimizer and *state when `state` is given (and must then be present).
+Sequential read_model_file(const std::string& path, TrainingState* state) {
   const std::string bytes = io::read_file(path, kMaxModelFileBytes);
   auto fail = [&](const std::string& what) -> FormatError {
     return FormatError(path + ": " + what);
@@ -174,8 +205,66 @@ Sequential load_model(const std::string& path) {
     throw fail("no data for weight '" + params.begin()->first.first + "/" +
                params.begin()->first.second + "'");
   }
+  if (header.contains("optimizer")) {
+    const Json& opt = header["optimizer"];
+    if (!opt.is_object() || !opt.contains("slots") || !opt["slots"].is_array() ||
+        !opt.contains("iterations") || !opt["iterations"].is_number_unsigned() ||
+        !header.contains("training") || !header["training"].is_object() ||
+        !header["training"].contains("epochs_done") || !header["training"]["epochs_done"].is_number_unsigned()) {
+      throw fail("malformed checkpoint section (\"optimizer\" / \"training\")");
+    }
+    std::vector<Tensor*> slots;
+    if (state != nullptr) {
+      if (!model.compiled()) throw fail("checkpoint has optimizer state but no compile_config");
+      std::vector<Parameter*> trainable;
+      for (Parameter* p : model.parameters())
+        if (p->trainable) trainable.push_back(p);
+      model.optimizer().build(trainable);
+      slots = model.optimizer().slots();
+      if (slots.size() != opt["slots"].size()) {
+        throw fail("checkpoint has " + std::to_string(opt["slots"].size()) + " optimizer slots, " +
+                   std::string(model.optimizer().name()) + " needs " + std::to_string(slots.size()));
+      }
+      model.optimizer().set_iterations(opt["iterations"].get<std::int64_t>());
+      state->epochs_done = header["training"]["epochs_done"].get<int>();
+      state->settings = header["training"].value("settings", Json::object());
+    }
+    for (std::size_t i = 0; i < opt["slots"].size(); ++i) {
+      const Json& entry = opt["slots"][i];
+      if (!entry.is_object() || !entry.contains("offset") || !entry["offset"].is_number_unsigned() ||
+          !entry.contains("shape") || !entry["shape"].is_array()) {
+        throw fail("malformed optimizer slot entry " + std::to_string(i));
+      }
+      const Shape shape(io::json_to_dims(entry["shape"], "optimizer slot shape"));
+      const std::size_t offset = entry["offset"].get<std::size_t>();
+      const std::size_t size = static_cast<std::size_t>(shape.elements()) * sizeof(float);
+      if (offset > data_bytes || size > data_bytes - offset) {
+        throw fail("optimizer slot " + std::to_string(i) + " runs past the end of the data");
+      }
+      if (!slots.empty()) {
+        if (!(slots[i]->shape() == shape)) {
+          throw fail("optimizer slot " + std::to_string(i) + " has shape " + shape.to_string() +
+                     ", the model needs " + slots[i]->shape().to_string());
+        }
+        std::memcpy(slots[i]->data(), bytes.data() + data_start + offset, size);
+      }
+      covered += size;
+    }
+  } else if (state != nullptr) {
+    throw fail("not a checkpoint (no optimizer state): it was saved by save_model, not by training with --checkpoint");
+  }
   if (covered != data_bytes) throw fail("weight data has " + std::to_string(data_bytes - covered) + " unused bytes");
   return model;
+}
+
+}  // namespace
+
+Sequential load_model(const std::string& path) { return read_model_file(path, nullptr); }
+
+std::pair<Sequential, TrainingState> load_checkpoint(const std::string& path) {
+  TrainingState state;
+  Sequential model = read_model_file(path, &state);
+  return {std::move(model), state};
 }
 
 Sequential load_model_json(const std::string& path) {

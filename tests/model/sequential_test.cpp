@@ -265,6 +265,40 @@ TEST(ModelFile, CorruptAndTruncatedFilesGiveClearErrors) {
   EXPECT_THROW(load_model(dir.path("missing.pnet")), FormatError);
 }
 
+TEST(ModelFile, CheckpointRestoresOptimizerStateAndPlainFilesAreNotCheckpoints) {
+  TempDir dir;
+  Tensor x, y;
+  make_patch_task(32, 8, x, y);
+  Sequential model = tiny_model();
+  FitOptions options;
+  options.epochs = 1;
+  options.verbosity = Verbosity::kSilent;
+  model.fit(x, y, options);
+  const std::string path = dir.path("ckpt.pnet");
+  save_checkpoint(model, TrainingState{1, {{"seed", 3}}}, path);
+  auto [loaded, state] = load_checkpoint(path);
+  EXPECT_EQ(state.epochs_done, 1);
+  EXPECT_EQ(state.settings["seed"], 3);
+  EXPECT_EQ(loaded.optimizer().iterations(), model.optimizer().iterations());
+  const std::vector<Tensor*> a = model.optimizer().slots();
+  const std::vector<Tensor*> b = loaded.optimizer().slots();
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i]->shape(), b[i]->shape());
+    EXPECT_EQ(std::memcmp(a[i]->data(), b[i]->data(), static_cast<std::size_t>(a[i]->size()) * 4), 0) << i;
+  }
+  // A checkpoint is also a model file; a plain model file is not a checkpoint.
+  EXPECT_NO_THROW(load_model(path));
+  save_model(model, dir.path("plain.pnet"));
+  try {
+    load_checkpoint(dir.path("plain.pnet"));
+    FAIL();
+  } catch (const FormatError& e) {
+    EXPECT_TRUE(contains(e.what(), "not a checkpoint")) << e.what();
+  }
+}
+
 TEST(ModelJson, RoundTripsAndAcceptsKeras2Shapes) {
   const Sequential model = load_model_json(example_path());
   const Sequential again = Sequential::from_json(model.to_json());

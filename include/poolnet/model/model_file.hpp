@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "poolnet/model/sequential.hpp"
 
@@ -19,6 +20,12 @@ namespace poolnet {
 inline constexpr std::uint32_t kModelFormatVersion = 1;
 inline constexpr std::size_t kMaxModelFileBytes = std::size_t{4} << 30;
 
+// Where a training run stands: saved with the model in a checkpoint.
+struct TrainingState {
+  int epochs_done = 0;
+  nlohmann::json settings = nlohmann::json::object();  // the run's settings (seed, batch size, ...)
+};
+
 // Atomic: a crash mid-save leaves the previous file (or none), never a broken one.
 void save_model(const Sequential& model, const std::string& path);
 
@@ -26,6 +33,15 @@ void save_model(const Sequential& model, const std::string& path);
 // wrong magic, unknown version, truncated or corrupt file (checksum), weights that do not match
 // the architecture, or non-finite weights.
 Sequential load_model(const std::string& path);
+
+// A model file that also holds the optimizer's slots and iteration count and `state` (header keys
+// "optimizer" and "training"): everything fit() needs to continue bit-identically, since the
+// per-epoch random streams derive from the seed and the epoch. Atomic like save_model.
+void save_checkpoint(Sequential& model, const TrainingState& state, const std::string& path);
+
+// The model (compiled, optimizer state restored) and the training state. FormatError as for
+// load_model, and for a file without a checkpoint section.
+std::pair<Sequential, TrainingState> load_checkpoint(const std::string& path);
 
 // A Keras JSON architecture file (no weights: build() initialises them). ArgumentError for an
 // unknown layer type or argument, FormatError for malformed JSON (with line and column).

@@ -156,7 +156,9 @@ std::string join_dims(const Dims& d, const char* sep) {
 
 std::string op_label(const Config& c) {
   if (is_global(c)) return c.op_name;
-  std::string s = c.op_name + "_" + join_dims(c.pool, "x") + "/" + join_dims(c.strides, "x") + "_" +
+  const bool uniform = std::all_of(c.strides.begin(), c.strides.end(), [&](std::int64_t v) { return v == c.strides[0]; });
+  const std::string strides = uniform ? std::to_string(c.strides[0]) : join_dims(c.strides, "x");
+  std::string s = c.op_name + "_" + join_dims(c.pool, "x") + "/" + strides + "_" +
                   std::string(poolnet::to_string(c.padding));
   return s;
 }

@@ -39,24 +39,25 @@ PoolPlan PoolingLayer::plan(const Shape& input_shape) const {
   return plan_pooling(spec_, input_shape, class_name_);
 }
 
-Shape PoolingLayer::compute_output_shape(const Shape& input_shape) const {
-  const PoolPlan p = plan(input_shape);
+Shape PoolingLayer::layer_output_shape(const PoolPlan& p) const {
+  // Without keepdims the global output drops its unit spatial axes; the flat order
+  // (batch * channels + channel) is the same in every case.
   if (spec_.global && !keepdims_) return Shape{p.batch, p.channels};
   return p.output_shape;
 }
 
+Shape PoolingLayer::compute_output_shape(const Shape& input_shape) const {
+  return layer_output_shape(plan(input_shape));
+}
+
 Tensor PoolingLayer::forward(const Tensor& input) const {
   const PoolPlan p = plan(input.shape());
-  Tensor output = pool_forward(p, input, backend_);
-  // Without keepdims the global output drops its unit spatial axes; the flat order
-  // (batch * channels + channel) is the same in every case.
-  if (spec_.global && !keepdims_) return std::move(output).reshaped(Shape{p.batch, p.channels});
-  return output;
+  return pool_forward(p, input, backend_).reshaped(layer_output_shape(p));
 }
 
 Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) const {
   const PoolPlan p = plan(input.shape());
-  const Shape expected = compute_output_shape(input.shape());
+  const Shape expected = layer_output_shape(p);
   if (!(grad_output.shape() == expected)) {
     throw ShapeError(std::string(class_name_) + ": grad_output has shape " +
                      grad_output.shape().to_string() + ", expected the output shape " +

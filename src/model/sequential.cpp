@@ -125,7 +125,6 @@ void Sequential::set_input_shape(std::vector<std::int64_t> shape) {
   for (std::int64_t d : shape) {
     if (d <= 0) throw ShapeError(name_ + ": input shape " + dims_to_string(shape) + " has a dimension <= 0");
   }
-  (void)Shape(std::vector<std::int64_t>(1, 1));  // keeps the rank check in one place
   std::vector<std::int64_t> full{1};
   full.insert(full.end(), shape.begin(), shape.end());
   (void)Shape(full);  // overflow check
@@ -266,8 +265,6 @@ void Sequential::check_input(const Tensor& x, std::string_view what) const {
   for (std::size_t i = 0; ok && i < input_shape_.size(); ++i)
     ok = x.dim(static_cast<int>(i) + 1) == input_shape_[i];
   if (!ok) {
-    std::vector<std::int64_t> expected{-1};
-    expected.insert(expected.end(), input_shape_.begin(), input_shape_.end());
     throw ShapeError(name_ + ": " + std::string(what) + " has shape " + x.shape().to_string() +
                      ", the model expects (samples, " +
                      dims_to_string(input_shape_).substr(1));

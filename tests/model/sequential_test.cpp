@@ -142,19 +142,24 @@ TEST(SequentialFit, SameSeedGivesBitIdenticalWeights) {
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
 }
 
-TEST(SequentialFit, ProgressPrintsOneLinePerEpochWhenNotATerminal) {
+// What fit() prints for 40 samples in batches of 10.
+std::string fit_output(Verbosity verbosity, int epochs, double validation_split) {
   Tensor x, y;
   make_patch_task(40, 6, x, y);
   Sequential model = tiny_model();
   std::ostringstream out;
   FitOptions options;
   options.batch_size = 10;
-  options.epochs = 2;
-  options.validation_split = 0.25;
+  options.epochs = epochs;
+  options.validation_split = validation_split;
   options.out = &out;
-  options.verbosity = Verbosity::kPerEpoch;
+  options.verbosity = verbosity;
   model.fit(x, y, options);
-  const std::string text = out.str();
+  return out.str();
+}
+
+TEST(SequentialFit, ProgressPrintsOneLinePerEpochWhenNotATerminal) {
+  const std::string text = fit_output(Verbosity::kPerEpoch, 2, 0.25);
   EXPECT_TRUE(contains(text, "Epoch 1/2 - 3/3 - ")) << text;
   EXPECT_TRUE(contains(text, "Epoch 2/2 - 3/3 - ")) << text;
   EXPECT_TRUE(contains(text, "val_accuracy: ")) << text;
@@ -162,17 +167,7 @@ TEST(SequentialFit, ProgressPrintsOneLinePerEpochWhenNotATerminal) {
 }
 
 TEST(SequentialFit, BarModeRedrawsInPlaceWithABar) {
-  Tensor x, y;
-  make_patch_task(40, 6, x, y);
-  Sequential model = tiny_model();
-  std::ostringstream out;
-  FitOptions options;
-  options.batch_size = 10;
-  options.epochs = 1;
-  options.out = &out;
-  options.verbosity = Verbosity::kBar;
-  model.fit(x, y, options);
-  const std::string text = out.str();
+  const std::string text = fit_output(Verbosity::kBar, 1, 0.0);
   EXPECT_TRUE(contains(text, "Epoch 1/1\n")) << text;
   EXPECT_TRUE(contains(text, "\r4/4 \u2501\u2501")) << text;
   EXPECT_TRUE(contains(text, "ms/step - accuracy: ")) << text;

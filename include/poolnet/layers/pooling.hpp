@@ -71,6 +71,8 @@ class PoolingLayer : public Layer {
                std::string_view data_format, bool keepdims);
 
  private:
+  Shape layer_output_shape(const PoolPlan& plan) const;  // the plan's, minus keepdims
+
   std::string_view class_name_;  // points at a string literal
   PoolSpec spec_;
   bool keepdims_ = false;

@@ -1,6 +1,7 @@
 #include "poolnet/model/sequential.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -70,16 +71,18 @@ std::string repeat(const std::string& s, std::size_t n) {
 }
 
 Shape with_batch(std::int64_t batch, const Shape& sample_shape_from) {
-  std::vector<std::int64_t> dims = sample_shape_from.to_vector();
+  std::array<std::int64_t, kMaxRank> dims{};
+  const int rank = sample_shape_from.rank();
+  for (int i = 0; i < rank; ++i) dims[static_cast<std::size_t>(i)] = sample_shape_from[i];
   dims[0] = batch;
-  return Shape(dims);
+  return Shape(std::span<const std::int64_t>(dims.data(), static_cast<std::size_t>(rank)));
 }
 
-// Rows index[begin], ..., index[end - 1] of `src` into `dst`, which is (re)allocated when it does
-// not have end - begin rows.
+// Rows index[begin], ..., index[end - 1] of `src` into `dst`, resized to end - begin rows (its
+// storage is reused when large enough).
 void gather_rows(const Tensor& src, const std::vector<std::int64_t>& index, std::int64_t begin,
                  std::int64_t end, Tensor& dst) {
-  if (dst.rank() == 0 || dst.dim(0) != end - begin) dst = Tensor(with_batch(end - begin, src.shape()));
+  if (dst.rank() == 0 || dst.dim(0) != end - begin) dst.resize(with_batch(end - begin, src.shape()));
   const std::int64_t row = src.size() / std::max<std::int64_t>(src.dim(0), 1);
   for (std::int64_t i = begin; i < end; ++i) {
     std::memcpy(dst.data() + (i - begin) * row, src.data() + index[static_cast<std::size_t>(i)] * row,
@@ -317,8 +320,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   History history;
   std::vector<std::int64_t> order(static_cast<std::size_t>(train_count));
+  // Every buffer of a step lives across steps and epochs: activations[i] is layer i's input,
+  // gradients[i] the gradient with respect to it (gradients[0] is never computed: nobody reads
+  // the input gradient of the first layer). Layers resize them in place, so after the first
+  // step a step allocates nothing (tests/model/train_allocation_test.cpp).
   Tensor batch_y;
   std::vector<Tensor> activations(layers_.size() + 1);
+  std::vector<Tensor> gradients(layers_.size() + 1);
+  Metrics running = {{"accuracy", 0.0}, {"loss", 0.0}};
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     Rng rng = epoch_rng(options.seed, epoch);
     std::iota(order.begin(), order.end(), 0);
@@ -342,7 +351,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       gather_rows(y, order, begin, end, batch_y);
 
       for (std::size_t i = 0; i < layers_.size(); ++i) {
-        activations[i + 1] = layers_[i]->forward_train(activations[i], rng);
+        layers_[i]->forward_train(activations[i], activations[i + 1], rng);
       }
       const Tensor& y_pred = activations.back();
       const double batch_loss = loss_->value(y_pred, batch_y);
@@ -351,10 +360,11 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                     std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
                     " (learning rate too high, or bad labels?)");
       }
-      Tensor grad = loss_->gradient(y_pred, batch_y);
+      loss_->gradient_into(y_pred, batch_y, gradients.back());
       for (Parameter* p : params) p->grad.fill(0.0f);
       for (std::size_t i = layers_.size(); i-- > 0;) {
-        grad = layers_[i]->backward_train(activations[i], activations[i + 1], grad);
+        layers_[i]->backward_train(activations[i], activations[i + 1], gradients[i + 1],
+                                   i == 0 ? nullptr : &gradients[i]);
       }
       optimizer_->apply(trainable);
 
@@ -362,8 +372,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       correct += count_correct(y_pred, batch_y, loss_->sparse_labels());
       seen += n;
       if (bar) {
-        bar->update(step + 1, {{"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
-                               {"loss", loss_sum / static_cast<double>(seen)}});
+        running[0].second = static_cast<double>(correct) / static_cast<double>(seen);
+        running[1].second = loss_sum / static_cast<double>(seen);
+        bar->update(step + 1, running);
       }
     }
 

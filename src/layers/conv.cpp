@@ -76,6 +76,14 @@ constexpr std::int64_t kParallelWork = std::int64_t{1} << 18;
 
 blasint to_blas(std::int64_t v) { return static_cast<blasint>(v); }
 
+// Tiles of at most max_tile rows that split `rows` evenly (968 rows with at most 910 a tile:
+// two of 484, not 910 + 58, whose small GEMM runs at a fraction of the speed).
+std::int64_t even_tile(std::int64_t rows, std::int64_t max_tile) {
+  max_tile = std::max<std::int64_t>(1, std::min(rows, max_tile));
+  const std::int64_t tiles = (rows + max_tile - 1) / max_tile;
+  return std::max<std::int64_t>(1, (rows + tiles - 1) / tiles);
+}
+
 // Copies and scatter-adds of `n` floats (n is the channel count: often small).
 inline void copy_floats(const float* src, float* dst, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i];
@@ -467,7 +475,7 @@ void ConvLayer::forward_impl(const Plan& p, const float* input, float* output, S
   const int threads = std::max(1, omp_get_max_threads());
   const std::int64_t budget_rows = std::max(kMinTileRows, kColsBudget / K);
   const std::int64_t balance_rows = (R + 4 * threads - 1) / (4 * threads);
-  const std::int64_t tile = std::min(R, std::min(budget_rows, std::max(kMinTileRows, balance_rows)));
+  const std::int64_t tile = even_tile(R, std::min(budget_rows, std::max(kMinTileRows, balance_rows)));
   const std::int64_t tiles = (R + tile - 1) / tile;
   const bool identity = p.identity_cols();
   const int workers = R * K * F < kParallelWork
@@ -490,12 +498,15 @@ void ConvLayer::forward_impl(const Plan& p, const float* input, float* output, S
       a = cols;
     }
     float* out = y + r0 * F;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, to_blas(m), to_blas(F), to_blas(K),
-                1.0f, a, to_blas(K), w, to_blas(F), 0.0f, out, to_blas(F));
+    // The bias goes in first and the GEMM adds to it (beta 1): with beta 0 OpenBLAS would
+    // spend a pass zeroing the tile, and the bias would need another.
+    float beta = 0.0f;
     if (bias != nullptr) {
-      for (std::int64_t r = 0; r < m; ++r)
-        for (std::int64_t f = 0; f < F; ++f) out[r * F + f] += bias[f];
+      for (std::int64_t r = 0; r < m; ++r) std::copy_n(bias, F, out + r * F);
+      beta = 1.0f;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, to_blas(m), to_blas(F), to_blas(K),
+                1.0f, a, to_blas(K), w, to_blas(F), beta, out, to_blas(F));
     if (last && act != ActivationKind::kLinear) {
       activation_forward(act, std::span<float>(out, static_cast<std::size_t>(m * F)), F);
     }
@@ -571,15 +582,11 @@ void ConvLayer::backward_impl(const Plan& p, const Tensor& input, const Tensor& 
     return;
   }
 
-  // dZ, channels_last (rows, F).
+  // dZ, channels_last (rows, F). channels_last with an activation computes it per tile below,
+  // right before the GEMMs read it (one pass over the output less, and the tile stays in cache).
   const float* dz = grad_output.data();
-  if (last) {
-    if (!linear) {
-      float* d = grow(s.dz, R * F);
-      activation_grad_items(activation_, output.data(), grad_output.data(), d, p.batch, P * F, F);
-      dz = d;
-    }
-  } else {
+  const bool tile_dz = last && !linear;
+  if (!last) {
     const float* src = grad_output.data();
     if (!linear) {
       float* d = grow(s.dz_first, R * F);
@@ -606,12 +613,12 @@ void ConvLayer::backward_impl(const Plan& p, const Tensor& input, const Tensor& 
   std::int64_t groups = std::min<std::int64_t>(p.batch, std::max<std::int64_t>(kMinGroups, threads));
   if (kernel_grad != nullptr) groups = std::min(groups, std::max<std::int64_t>(1, kPartialBudget / (K * F)));
   const std::int64_t max_group_rows = ((p.batch + groups - 1) / groups) * P;
-  const std::int64_t tile = std::min(max_group_rows, std::max(kMinTileRows, kColsBudget / K));
+  const std::int64_t tile = even_tile(max_group_rows, std::max(kMinTileRows, kColsBudget / K));
   const bool identity = p.identity_cols();
   const int workers = R * K * F < kParallelWork
                           ? 1
                           : static_cast<int>(std::min<std::int64_t>(threads, groups));
-  const std::int64_t per_worker = identity ? 0 : 2 * tile * K;
+  const std::int64_t per_worker = (identity ? 0 : 2 * tile * K) + (tile_dz ? tile * F : 0);
   float* scratch = per_worker == 0 ? nullptr : grow(s.cols, workers * per_worker);
   float* dw_partial = kernel_grad != nullptr ? grow(s.dw_partial, groups * K * F) : nullptr;
   double* db_partial = bias_grad != nullptr ? grow(s.db_partial, groups * F) : nullptr;
@@ -621,9 +628,11 @@ void ConvLayer::backward_impl(const Plan& p, const Tensor& input, const Tensor& 
   for (std::int64_t g = 0; g < groups; ++g) {
     const std::int64_t b0 = g * p.batch / groups;
     const std::int64_t b1 = (g + 1) * p.batch / groups;
-    float* cols = scratch == nullptr ? nullptr
+    float* mine = scratch == nullptr ? nullptr
                                      : scratch + static_cast<std::int64_t>(omp_get_thread_num()) * per_worker;
-    float* dcols = cols == nullptr ? nullptr : cols + tile * K;
+    float* cols = identity ? nullptr : mine;
+    float* dcols = identity ? nullptr : mine + tile * K;
+    float* dz_tile = tile_dz ? mine + (identity ? 0 : 2 * tile * K) : nullptr;
     float* dw = dw_partial != nullptr ? dw_partial + g * K * F : nullptr;
     double* db = db_partial != nullptr ? db_partial + g * F : nullptr;
     if (db != nullptr) std::fill(db, db + F, 0.0);
@@ -634,6 +643,13 @@ void ConvLayer::backward_impl(const Plan& p, const Tensor& input, const Tensor& 
       const std::int64_t r1 = std::min(b1 * P, r0 + tile);
       const std::int64_t m = r1 - r0;
       const float* dzt = dz + r0 * F;
+      if (tile_dz) {
+        const auto n = static_cast<std::size_t>(m * F);
+        activation_backward(activation_, std::span<const float>(output.data() + r0 * F, n),
+                            std::span<const float>(grad_output.data() + r0 * F, n),
+                            std::span<float>(dz_tile, n), F);
+        dzt = dz_tile;
+      }
       const float* a = x + r0 * C;
       if (!identity && dw != nullptr) {
         im2col(p, x, r0, r1, cols);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -328,6 +329,21 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   std::vector<Tensor> activations(layers_.size() + 1);
   std::vector<Tensor> gradients(layers_.size() + 1);
   Metrics running = {{"accuracy", 0.0}, {"loss", 0.0}};
+  using Clock = std::chrono::steady_clock;
+  const bool profile = options.profile;
+  if (profile) {
+    history.profile.emplace();
+    for (const auto& l : layers_) history.profile->layers.push_back({l->name(), std::string(l->class_name())});
+  }
+  // Adds the seconds since `since` to `total` and restarts the clock (profiling only).
+  Clock::time_point since;
+  auto lap = [&](double& total) {
+    if (!profile) return;
+    const Clock::time_point now = Clock::now();
+    total += std::chrono::duration<double>(now - since).count();
+    since = now;
+  };
+  double ignored = 0.0;
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     Rng rng = epoch_rng(options.seed, epoch);
     std::iota(order.begin(), order.end(), 0);
@@ -347,11 +363,15 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       const std::int64_t begin = step * options.batch_size;
       const std::int64_t end = std::min(begin + options.batch_size, train_count);
       const std::int64_t n = end - begin;
+      StepProfile* prof = profile ? &*history.profile : nullptr;
+      if (profile) since = Clock::now();
       gather_rows(x, order, begin, end, activations[0]);
       gather_rows(y, order, begin, end, batch_y);
+      lap(prof ? prof->batches : ignored);
 
       for (std::size_t i = 0; i < layers_.size(); ++i) {
         layers_[i]->forward_train(activations[i], activations[i + 1], rng);
+        lap(prof ? prof->layers[i].forward : ignored);
       }
       const Tensor& y_pred = activations.back();
       const double batch_loss = loss_->value(y_pred, batch_y);
@@ -361,16 +381,20 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                     " (learning rate too high, or bad labels?)");
       }
       loss_->gradient_into(y_pred, batch_y, gradients.back());
-      for (Parameter* p : params) p->grad.fill(0.0f);
-      for (std::size_t i = layers_.size(); i-- > 0;) {
-        layers_[i]->backward_train(activations[i], activations[i + 1], gradients[i + 1],
-                                   i == 0 ? nullptr : &gradients[i]);
-      }
-      optimizer_->apply(trainable);
-
       loss_sum += batch_loss * static_cast<double>(n);
       correct += count_correct(y_pred, batch_y, loss_->sparse_labels());
       seen += n;
+      lap(prof ? prof->loss : ignored);
+      for (Parameter* p : params) p->grad.fill(0.0f);
+      lap(prof ? prof->optimizer : ignored);
+      for (std::size_t i = layers_.size(); i-- > 0;) {
+        layers_[i]->backward_train(activations[i], activations[i + 1], gradients[i + 1],
+                                   i == 0 ? nullptr : &gradients[i]);
+        lap(prof ? prof->layers[i].backward : ignored);
+      }
+      optimizer_->apply(trainable);
+      lap(prof ? prof->optimizer : ignored);
+      if (prof) ++prof->steps;
       if (bar) {
         running[0].second = static_cast<double>(correct) / static_cast<double>(seen);
         running[1].second = loss_sum / static_cast<double>(seen);

@@ -377,16 +377,24 @@ void Dropout::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) 
   }
   // Two 32-bit draws per random word, drawn in bulk. Kept when bits / 2^32 >= rate, i.e. when
   // bits >= ceil(rate * 2^32) (exact: scaling by 2^32 is exact in double).
-  const auto threshold = static_cast<std::uint64_t>(std::ceil(rate_ * 4294967296.0));
+  const double scaled_rate = std::ceil(rate_ * 4294967296.0);
   const std::int64_t words = (n + 1) / 2;
   if (bits_.size() < static_cast<std::size_t>(words)) bits_.resize(static_cast<std::size_t>(words));
   if (keep_.size() < static_cast<std::size_t>(2 * words)) keep_.resize(static_cast<std::size_t>(2 * words));
   rng.fill(std::span<std::uint64_t>(bits_.data(), static_cast<std::size_t>(words)));
   std::uint8_t* keep = keep_.data();
   const std::uint64_t* bits = bits_.data();
-  for (std::int64_t i = 0; i < words; ++i) {
-    keep[2 * i] = static_cast<std::uint8_t>((bits[i] >> 32) >= threshold);
-    keep[2 * i + 1] = static_cast<std::uint8_t>((bits[i] & 0xFFFFFFFFull) >= threshold);
+  if (scaled_rate >= 4294967296.0) {  // rate within 2^-32 of 1: nothing is kept
+    std::fill_n(keep, 2 * words, std::uint8_t{0});
+  } else {
+    // 32-bit compares, so that the loop vectorizes.
+    const auto threshold = static_cast<std::uint32_t>(scaled_rate);
+    for (std::int64_t i = 0; i < words; ++i) {
+      const auto high = static_cast<std::uint32_t>(bits[i] >> 32);
+      const auto low = static_cast<std::uint32_t>(bits[i]);
+      keep[2 * i] = static_cast<std::uint8_t>(high >= threshold);
+      keep[2 * i + 1] = static_cast<std::uint8_t>(low >= threshold);
+    }
   }
   const float scale = static_cast<float>(1.0 / (1.0 - rate_));
   // Dropped values are 0, even NaN/inf (Keras's where()): a select, not a multiply by 0.

@@ -447,6 +447,14 @@ Tensor ConvLayer::forward(const Tensor& input) const {
   return output;
 }
 
+void ConvLayer::forward_into(const Tensor& input, Tensor& output) const {
+  const Plan p = plan(input.shape());
+  check_built();
+  output.resize(p.output_shape);
+  Scratch scratch;
+  forward_impl(p, input.data(), output.data(), scratch);
+}
+
 void ConvLayer::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
   (void)rng;
   const Plan p = plan(input.shape());

@@ -134,6 +134,12 @@ Tensor Dense::forward(const Tensor& input) const {
   return output;
 }
 
+void Dense::forward_into(const Tensor& input, Tensor& output) const {
+  if (kernel_.value.rank() != 2) throw Error("Dense: not built (call build() before forward())");
+  output.resize(compute_output_shape(input.shape()));
+  forward_impl(input, output);
+}
+
 void Dense::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
   (void)rng;
   if (kernel_.value.rank() != 2) throw Error("Dense: not built (call build() before forward_train())");
@@ -304,6 +310,10 @@ Tensor Flatten::backward(const Tensor& input, const Tensor& grad_output) const {
 
 void Flatten::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
   (void)rng;
+  forward_into(input, output);
+}
+
+void Flatten::forward_into(const Tensor& input, Tensor& output) const {
   output.resize(compute_output_shape(input.shape()));
   if (!channels_first_ || input.rank() < 3) {
     std::copy_n(input.data(), input.size(), output.data());
@@ -363,6 +373,11 @@ Dropout::Dropout(double rate) : Layer(keras_default_name(kClassName)), rate_(rat
 Tensor Dropout::backward(const Tensor& input, const Tensor& grad_output) const {
   check_same_shape(kClassName, "grad_output", grad_output.shape(), input.shape(), input.shape());
   return grad_output;
+}
+
+void Dropout::forward_into(const Tensor& input, Tensor& output) const {
+  output.resize(input.shape());
+  std::copy_n(input.data(), input.size(), output.data());
 }
 
 void Dropout::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
@@ -469,6 +484,10 @@ Tensor ActivationLayer::backward(const Tensor& input, const Tensor& grad_output)
 
 void ActivationLayer::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
   (void)rng;
+  forward_into(input, output);
+}
+
+void ActivationLayer::forward_into(const Tensor& input, Tensor& output) const {
   output.resize(input.shape());
   std::copy_n(input.data(), input.size(), output.data());
   activation_forward(activation_, output.values(), input.dim(-1));

@@ -69,6 +69,12 @@ Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) co
   return grad_input;
 }
 
+void PoolingLayer::forward_into(const Tensor& input, Tensor& output) const {
+  const PoolPlan p = plan(input.shape());
+  output.resize(layer_output_shape(p));
+  pool_forward(p, input.data(), output.data(), backend_);
+}
+
 const PoolPlan& PoolingLayer::train_plan(const Shape& input_shape) {
   if (!(train_plan_.input_shape == input_shape)) train_plan_ = plan(input_shape);
   return train_plan_;

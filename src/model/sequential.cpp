@@ -429,10 +429,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   return history;
 }
 
-Tensor Sequential::forward_all(const Tensor& x) const {
-  Tensor a = layers_.front()->forward(x);
-  for (std::size_t i = 1; i < layers_.size(); ++i) a = layers_[i]->forward(a);
-  return a;
+const Tensor& Sequential::forward_all(const Tensor& x, std::vector<Tensor>& buffers) const {
+  buffers.resize(layers_.size());
+  const Tensor* a = &x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->forward_into(*a, buffers[i]);
+    a = &buffers[i];
+  }
+  return *a;
 }
 
 Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
@@ -446,12 +450,13 @@ Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int
   std::vector<std::int64_t> identity(static_cast<std::size_t>(x.dim(0)));
   std::iota(identity.begin(), identity.end(), 0);
   Tensor batch_x, batch_y;
+  std::vector<Tensor> buffers;
   for (std::int64_t b = begin; b < end; b += batch_size) {
     const std::int64_t e = std::min(b + batch_size, end);
     const std::int64_t n = e - b;
     gather_rows(x, identity, b, e, batch_x);
     gather_rows(y, identity, b, e, batch_y);
-    const Tensor a = forward_all(batch_x);
+    const Tensor& a = forward_all(batch_x, buffers);
     loss_sum += loss_->value(a, batch_y) * static_cast<double>(n);
     correct += count_correct(a, batch_y, loss_->sparse_labels());
   }
@@ -476,11 +481,13 @@ Tensor Sequential::predict(const Tensor& x, std::int64_t batch_size) const {
   Tensor result(shapes.back());
   const std::int64_t in_row = x.size() / std::max<std::int64_t>(samples, 1);
   const std::int64_t out_row = result.size() / std::max<std::int64_t>(samples, 1);
+  Tensor batch;
+  std::vector<Tensor> buffers;
   for (std::int64_t b = 0; b < samples; b += batch_size) {
     const std::int64_t n = std::min(batch_size, samples - b);
-    Tensor a(with_batch(n, x.shape()),
-             std::span<const float>(x.data() + b * in_row, static_cast<std::size_t>(n * in_row)));
-    a = forward_all(a);
+    batch.resize(with_batch(n, x.shape()));
+    std::copy_n(x.data() + b * in_row, n * in_row, batch.data());
+    const Tensor& a = forward_all(batch, buffers);
     std::copy_n(a.data(), n * out_row, result.data() + b * out_row);
   }
   return result;

@@ -22,6 +22,7 @@ class ConvLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   void build(const Shape& input_shape, Rng& rng) override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   std::vector<Parameter*> parameters() override;
   nlohmann::json get_config() const override;

@@ -23,6 +23,7 @@ class Dense final : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   void build(const Shape& input_shape, Rng& rng) override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   std::vector<Parameter*> parameters() override;
   nlohmann::json get_config() const override;
@@ -60,6 +61,7 @@ class Flatten final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
 
@@ -83,6 +85,7 @@ class Dropout final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   Tensor forward(const Tensor& input) const override { return input; }
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
   double rate() const { return rate_; }
@@ -109,6 +112,7 @@ class ActivationLayer final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
 

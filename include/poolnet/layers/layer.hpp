@@ -42,6 +42,11 @@ class Layer {
   // Stateless layers are safe to call from several threads at once.
   virtual Tensor forward(const Tensor& input) const = 0;
 
+  // forward() into a caller-owned tensor (resized with Tensor::resize, so that predict and
+  // evaluate reuse one buffer per layer across batches). Const and thread-safe like forward();
+  // `output` must not alias `input`. The default calls forward().
+  virtual void forward_into(const Tensor& input, Tensor& output) const { output = forward(input); }
+
   // Gradient of sum(forward(input) * grad_output) with respect to input.
   virtual Tensor backward(const Tensor& input, const Tensor& grad_output) const = 0;
 

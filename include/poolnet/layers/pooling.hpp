@@ -55,6 +55,7 @@ class PoolingLayer : public Layer {
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
 

@@ -140,7 +140,9 @@ class Sequential {
 
  private:
   void check_input(const Tensor& x, std::string_view what) const;
-  Tensor forward_all(const Tensor& x) const;  // inference through every layer
+  // Inference through every layer; buffers[i] holds layer i's output (reused across batches).
+  // Returns the last one.
+  const Tensor& forward_all(const Tensor& x, std::vector<Tensor>& buffers) const;
   Evaluation run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
                             std::int64_t end, std::int64_t batch_size) const;
 

@@ -353,6 +353,11 @@ nlohmann::json Flatten::get_config() const {
 
 namespace {
 
+// Below this many elements the mask loops run on one thread. They are memory-bound (a second
+// thread gains ~0.15 ms on the example's 692,224 elements), while a parallel region on an
+// oversubscribed machine waits for a descheduled thread: 9 ms per call measured under load.
+constexpr std::int64_t kDropoutParallel = std::int64_t{1} << 23;
+
 // value when keep is 1, +0.0f when it is 0 (also for NaN/inf values). A bit mask rather than a
 // select, so that GCC vectorizes the loops around it.
 inline float masked(float value, std::uint8_t keep) {
@@ -413,7 +418,7 @@ void Dropout::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) 
   }
   const float scale = static_cast<float>(1.0 / (1.0 - rate_));
   // Dropped values are 0, even NaN/inf (Keras's where()): a select, not a multiply by 0.
-#pragma omp parallel for schedule(static) if (n > (1 << 17))
+#pragma omp parallel for schedule(static) if (n > kDropoutParallel)
   for (std::int64_t i = 0; i < n; ++i) out[i] = masked(in[i] * scale, keep[i]);
 }
 
@@ -440,7 +445,7 @@ void Dropout::backward_train_into(const Tensor& input, const Tensor& output,
   }
   const float scale = static_cast<float>(1.0 / (1.0 - rate_));
   const std::uint8_t* keep = keep_.data();
-#pragma omp parallel for schedule(static) if (n > (1 << 17))
+#pragma omp parallel for schedule(static) if (n > kDropoutParallel)
   for (std::int64_t i = 0; i < n; ++i) dx[i] = masked(g[i] * scale, keep[i]);
 }
 

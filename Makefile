@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench bench-train clean
 
 all: build
 
@@ -33,3 +33,10 @@ bench: build
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Training speed: the example ConvNet's epoch time, poolnet vs PyTorch (Debian python3-torch),
+# back to back on this machine. TRAIN_EPOCHS / TRAIN_THREADS override the defaults.
+TRAIN_EPOCHS ?= 2
+TRAIN_THREADS ?= 2
+bench-train: build
+	/usr/bin/python3 bench/train_compare.py --epochs $(TRAIN_EPOCHS) --threads $(TRAIN_THREADS)

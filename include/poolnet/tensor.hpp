@@ -58,8 +58,8 @@ class Tensor {
 
   Tensor(const Tensor& other);
   Tensor& operator=(const Tensor& other);
-  Tensor(Tensor&&) noexcept = default;
-  Tensor& operator=(Tensor&&) noexcept = default;
+  Tensor(Tensor&& other) noexcept;
+  Tensor& operator=(Tensor&& other) noexcept;
 
   const Shape& shape() const { return shape_; }
   int rank() const { return shape_.rank(); }
@@ -84,6 +84,12 @@ class Tensor {
 
   void fill(float value);
 
+  // Gives the tensor `shape` (rank >= 1), keeping its storage when it holds enough floats: the
+  // values are then left as they were, for a caller that overwrites them all. Otherwise it
+  // allocates (zeros). The training loop's buffers use it so that a steady-state step allocates
+  // nothing (a smaller last batch reuses the storage too).
+  void resize(const Shape& shape);
+
  private:
   struct AlignedFree {
     void operator()(float* p) const noexcept;
@@ -92,6 +98,7 @@ class Tensor {
 
   Shape shape_;
   std::unique_ptr<float[], AlignedFree> data_;
+  std::int64_t capacity_ = 0;  // floats allocated at data_ (>= size())
 };
 
 }  // namespace poolnet

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   train->add_option("--limit", limit, "Use only the first N training images (quick runs)")->check(CLI::PositiveNumber);
   train->add_option("--checkpoint", train_args.checkpoint_dir,
                     "Write DIR/checkpoint.pnet (weights, optimizer state, epoch) after every epoch");
+  train->add_flag("--profile", train_args.profile, "Print each layer's training time per step (forward, backward)");
   train->add_option("--resume", train_args.resume_dir,
                     "Continue the run checkpointed in DIR with its settings; the final weights equal an uninterrupted run's");
 

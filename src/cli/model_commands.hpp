@@ -24,6 +24,7 @@ struct TrainArgs {
   std::optional<std::int64_t> limit;  // use only the first N training images (quick runs, tests)
   std::string checkpoint_dir;  // "" = none; else DIR/checkpoint.pnet after every epoch
   std::string resume_dir;      // continue the run checkpointed in DIR (its settings win)
+  bool profile = false;        // print each layer's training time per step
 };
 
 // DIR/checkpoint.pnet.

@@ -141,10 +141,11 @@ void activation_backward(ActivationKind kind, std::span<const float> y, std::spa
     case ActivationKind::kRelu:
       // y > 0 exactly where x > 0; a NaN output passes NaN on.
       // Two selects and no calls, so the loop can vectorize (no branch to mispredict on
-      // random signs).
+      // random signs); dy is read unconditionally, or GCC will not if-convert the load.
       for (std::size_t i = 0; i < n; ++i) {
         const float yi = y[i];
-        const float kept = yi > 0.0f ? dy[i] : 0.0f;
+        const float gi = dy[i];
+        const float kept = yi > 0.0f ? gi : 0.0f;
         dx[i] = yi != yi ? yi : kept;
       }
       return;

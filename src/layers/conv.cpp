@@ -76,10 +76,12 @@ constexpr std::int64_t kParallelWork = std::int64_t{1} << 18;
 
 blasint to_blas(std::int64_t v) { return static_cast<blasint>(v); }
 
-// Scratch that is fully written before it is read: no zero fill.
-using Buffer = std::unique_ptr<float[]>;
-Buffer uninitialized(std::int64_t n) {
-  return std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(n));
+// Tiles of at most max_tile rows that split `rows` evenly (968 rows with at most 910 a tile:
+// two of 484, not 910 + 58, whose small GEMM runs at a fraction of the speed).
+std::int64_t even_tile(std::int64_t rows, std::int64_t max_tile) {
+  max_tile = std::max<std::int64_t>(1, std::min(rows, max_tile));
+  const std::int64_t tiles = (rows + max_tile - 1) / max_tile;
+  return std::max<std::int64_t>(1, (rows + tiles - 1) / tiles);
 }
 
 // Copies and scatter-adds of `n` floats (n is the channel count: often small).
@@ -277,17 +279,18 @@ ConvLayer::ConvLayer(std::string_view class_name, int spatial_rank, std::int64_t
 }
 
 ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
-  std::string where(class_name_);
-  where += ": ";
-  std::string context = "; input shape ";
-  context += input_shape.to_string();
-  context += ", data_format ";
-  context += to_string(data_format_);
+  // Messages are built only on the error paths: a training step plans every call and must not
+  // allocate.
+  const auto where = [&] { return std::string(class_name_) + ": "; };
+  const auto context = [&] {
+    return "; input shape " + input_shape.to_string() + ", data_format " +
+           std::string(to_string(data_format_));
+  };
   const int n = spatial_rank_;
   if (input_shape.rank() != n + 2) {
-    throw ShapeError(where + "input must have rank " + std::to_string(n + 2) + " (batch, " +
+    throw ShapeError(where() + "input must have rank " + std::to_string(n + 2) + " (batch, " +
                      std::to_string(n) + " spatial, channels), got rank " +
-                     std::to_string(input_shape.rank()) + context);
+                     std::to_string(input_shape.rank()) + context());
   }
   const bool last = data_format_ == DataFormat::kChannelsLast;
   Plan p;
@@ -299,23 +302,20 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
   const int offset = 3 - n;
   const DataFormat other = last ? DataFormat::kChannelsFirst : DataFormat::kChannelsLast;
   const std::int64_t other_channels = last ? input_shape[1] : input_shape[-1];
-  std::string hint = ". Is the input in data_format ";
-  hint += to_string(other);
-  hint += "?";
+  const auto hint = [&] { return ". Is the input in data_format " + std::string(to_string(other)) + "?"; };
 
   if (p.channels == 0) {
-    throw ShapeError(where + "input has 0 channels: a convolution needs at least one" + context);
+    throw ShapeError(where() + "input has 0 channels: a convolution needs at least one" + context());
   }
   if (built()) {
     // The weights may have been replaced (loaded): they must still fit the layer's arguments.
-    std::vector<std::int64_t> expected = kernel_size_;
-    expected.push_back(kernel_.value.rank() == n + 2 ? kernel_.value.dim(n) : -1);
-    expected.push_back(filters_);
-    const bool kernel_ok = kernel_.value.rank() == n + 2 && kernel_.value.shape().to_vector() == expected &&
-                           expected[static_cast<std::size_t>(n)] > 0;
+    bool kernel_ok = kernel_.value.rank() == n + 2 && kernel_.value.dim(n) > 0 &&
+                     kernel_.value.dim(n + 1) == filters_;
+    for (int i = 0; kernel_ok && i < n; ++i)
+      kernel_ok = kernel_.value.dim(i) == kernel_size_[static_cast<std::size_t>(i)];
     const bool bias_ok = !use_bias_ || (bias_.value.rank() == 1 && bias_.value.dim(0) == filters_);
     if (!kernel_ok || !bias_ok) {
-      std::string message = where + "weights do not fit the layer: kernel shape " +
+      std::string message = where() + "weights do not fit the layer: kernel shape " +
                             kernel_.value.shape().to_string() + ", expected (kernel_size..., in_channels, " +
                             std::to_string(filters_) + ") with kernel_size " + dims_to_string(kernel_size_);
       if (use_bias_) {
@@ -329,30 +329,30 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
     }
     const std::int64_t built_channels = kernel_.value.dim(n);
     if (p.channels != built_channels) {
-      std::string message = where + "input has " + std::to_string(p.channels) +
+      std::string message = where() + "input has " + std::to_string(p.channels) +
                             " channels but the layer was built for " +
                             std::to_string(built_channels) + " (kernel shape " +
-                            kernel_.value.shape().to_string() + ")" + context;
-      if (other_channels == built_channels) message += hint;
+                            kernel_.value.shape().to_string() + ")" + context();
+      if (other_channels == built_channels) message += hint();
       throw ShapeError(message);
     }
   }
   for (int i = 0; i < n; ++i) {
     const std::int64_t in = input_shape[first + i];
     if (in == 0) {
-      throw ShapeError(where + "input " + std::string(spatial_axis_name(n, i)) +
+      throw ShapeError(where() + "input " + std::string(spatial_axis_name(n, i)) +
                        " is 0: a convolution needs at least one element in every spatial dimension" +
-                       context);
+                       context());
     }
     const std::int64_t extent = (kernel_size_[i] - 1) * dilation_rate_[i] + 1;
     const AxisGeometry g = compute_axis_geometry(in, extent, strides_[i], padding_);
     if (g.out <= 0) {
-      std::string message = where + "kernel_size " + dims_to_string(kernel_size_) +
+      std::string message = where() + "kernel_size " + dims_to_string(kernel_size_) +
                             " with dilation_rate " + dims_to_string(dilation_rate_) +
                             " does not fit the input with padding 'valid': dilated kernel extent " +
                             std::to_string(extent) + " > input " + std::string(spatial_axis_name(n, i)) +
                             " " + std::to_string(in) +
-                            " (computed output size would be zero or negative)" + context;
+                            " (computed output size would be zero or negative)" + context();
       // The usual cause is a channels_first / channels_last mix-up: say so when it would fit.
       const int other_first = last ? 2 : 1;
       bool fits = true;
@@ -360,7 +360,7 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
         const std::int64_t e = (kernel_size_[j] - 1) * dilation_rate_[j] + 1;
         if (input_shape[other_first + j] < e) fits = false;
       }
-      if (fits) message += hint;
+      if (fits) message += hint();
       throw ShapeError(message);
     }
     const int a = offset + i;
@@ -376,10 +376,11 @@ ConvLayer::Plan ConvLayer::plan(const Shape& input_shape) const {
     p.spatial_out *= p.out[a];
     p.taps *= p.k[a];
   }
-  std::vector<std::int64_t> out_dims = input_shape.to_vector();
+  std::array<std::int64_t, kMaxRank> out_dims{};
+  for (int i = 0; i < input_shape.rank(); ++i) out_dims[static_cast<std::size_t>(i)] = input_shape[i];
   for (int i = 0; i < n; ++i) out_dims[static_cast<std::size_t>(first + i)] = p.out[offset + i];
   out_dims[last ? static_cast<std::size_t>(n + 1) : 1] = filters_;
-  p.output_shape = Shape(out_dims);
+  p.output_shape = Shape(std::span<const std::int64_t>(out_dims.data(), static_cast<std::size_t>(n + 2)));
   return p;
 }
 
@@ -416,45 +417,79 @@ std::vector<Parameter*> ConvLayer::parameters() {
   return {&kernel_};
 }
 
+namespace {
+
+// At least n floats of `v` (grown, never shrunk: training steps reuse it).
+float* grow(std::vector<float>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+double* grow(std::vector<double>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+void ConvLayer::check_built() const {
+  if (built()) return;
+  std::string message(class_name_);
+  message += ": the layer is not built: call build(input_shape, rng) (or load weights) before forward";
+  throw Error(message);
+}
+
 Tensor ConvLayer::forward(const Tensor& input) const {
   const Plan p = plan(input.shape());
-  if (!built()) {
-    std::string message(class_name_);
-    message += ": the layer is not built: call build(input_shape, rng) (or load weights) before forward";
-    throw Error(message);
-  }
+  check_built();
   Tensor output(p.output_shape);
+  Scratch scratch;  // per call: forward() is const and may run on several threads at once
+  forward_impl(p, input.data(), output.data(), scratch);
+  return output;
+}
+
+void ConvLayer::forward_into(const Tensor& input, Tensor& output) const {
+  const Plan p = plan(input.shape());
+  check_built();
+  output.resize(p.output_shape);
+  Scratch scratch;
+  forward_impl(p, input.data(), output.data(), scratch);
+}
+
+void ConvLayer::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
+  (void)rng;
+  const Plan p = plan(input.shape());
+  check_built();
+  output.resize(p.output_shape);
+  forward_impl(p, input.data(), output.data(), scratch_);
+}
+
+void ConvLayer::forward_impl(const Plan& p, const float* input, float* output, Scratch& s) const {
   const std::int64_t R = p.rows();
-  if (R == 0) return output;
+  if (R == 0) return;
   const bool last = p.format == DataFormat::kChannelsLast;
   const std::int64_t C = p.channels;
   const std::int64_t K = p.cols();
   const std::int64_t F = p.filters;
 
-  Buffer x_last;
-  const float* x = input.data();
+  const float* x = input;
+  float* y = output;
   if (!last) {
-    x_last = uninitialized(input.size());
-    transpose_items(input.data(), x_last.get(), p.batch, C, p.spatial_in);
-    x = x_last.get();
-  }
-  Buffer y_last;
-  float* y = output.data();
-  if (!last) {
-    y_last = uninitialized(output.size());
-    y = y_last.get();
+    float* x_last = grow(s.x_last, p.batch * p.spatial_in * C);
+    transpose_items(input, x_last, p.batch, C, p.spatial_in);
+    x = x_last;
+    y = grow(s.y_last, R * F);
   }
 
   const int threads = std::max(1, omp_get_max_threads());
   const std::int64_t budget_rows = std::max(kMinTileRows, kColsBudget / K);
   const std::int64_t balance_rows = (R + 4 * threads - 1) / (4 * threads);
-  const std::int64_t tile = std::min(R, std::min(budget_rows, std::max(kMinTileRows, balance_rows)));
+  const std::int64_t tile = even_tile(R, std::min(budget_rows, std::max(kMinTileRows, balance_rows)));
   const std::int64_t tiles = (R + tile - 1) / tile;
   const bool identity = p.identity_cols();
   const int workers = R * K * F < kParallelWork
                           ? 1
                           : static_cast<int>(std::min<std::int64_t>(threads, tiles));
-  std::vector<float> scratch(identity ? 0 : static_cast<std::size_t>(workers * tile * K));
+  float* scratch = identity ? nullptr : grow(s.cols, workers * tile * K);
   const float* w = kernel_.value.data();
   const float* bias = use_bias_ ? bias_.value.data() : nullptr;
   const ActivationKind act = activation_;
@@ -466,52 +501,64 @@ Tensor ConvLayer::forward(const Tensor& input) const {
     const std::int64_t m = r1 - r0;
     const float* a = x + r0 * C;
     if (!identity) {
-      float* cols = scratch.data() + static_cast<std::int64_t>(omp_get_thread_num()) * tile * K;
+      float* cols = scratch + static_cast<std::int64_t>(omp_get_thread_num()) * tile * K;
       im2col(p, x, r0, r1, cols);
       a = cols;
     }
     float* out = y + r0 * F;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, to_blas(m), to_blas(F), to_blas(K),
-                1.0f, a, to_blas(K), w, to_blas(F), 0.0f, out, to_blas(F));
+    // The bias goes in first and the GEMM adds to it (beta 1): with beta 0 OpenBLAS would
+    // spend a pass zeroing the tile, and the bias would need another.
+    float beta = 0.0f;
     if (bias != nullptr) {
-      for (std::int64_t r = 0; r < m; ++r)
-        for (std::int64_t f = 0; f < F; ++f) out[r * F + f] += bias[f];
+      for (std::int64_t r = 0; r < m; ++r) std::copy_n(bias, F, out + r * F);
+      beta = 1.0f;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, to_blas(m), to_blas(F), to_blas(K),
+                1.0f, a, to_blas(K), w, to_blas(F), beta, out, to_blas(F));
     if (last && act != ActivationKind::kLinear) {
       activation_forward(act, std::span<float>(out, static_cast<std::size_t>(m * F)), F);
     }
   }
 
   if (!last) {
-    transpose_items(y_last.get(), output.data(), p.batch, p.spatial_out, F);
-    activate_items(act, output.data(), p.batch, p.spatial_out * F, p.out[2]);
+    transpose_items(y, output, p.batch, p.spatial_out, F);
+    activate_items(act, output, p.batch, p.spatial_out * F, p.out[2]);
   }
-  return output;
 }
 
 Tensor ConvLayer::backward(const Tensor& input, const Tensor& grad_output) const {
-  if (activation_ == ActivationKind::kLinear) {
-    if (!built()) (void)forward(input);  // throws "not built" after validating the shape
-    return backward_impl(input, Tensor(), grad_output, nullptr, nullptr);
+  const Plan p = plan(input.shape());
+  check_built();
+  Scratch scratch;
+  Tensor output;
+  if (activation_ != ActivationKind::kLinear) {
+    output = Tensor(p.output_shape);
+    forward_impl(p, input.data(), output.data(), scratch);
   }
-  const Tensor output = forward(input);
-  return backward_impl(input, output, grad_output, nullptr, nullptr);
+  Tensor grad_input(input.shape());
+  backward_impl(p, input, output, grad_output, grad_input.data(), nullptr, nullptr, scratch);
+  return grad_input;
 }
 
-Tensor ConvLayer::backward_train(const Tensor& input, const Tensor& output,
-                                 const Tensor& grad_output) {
-  if (!built()) (void)forward(input);  // throws "not built" after validating the shape
+void ConvLayer::backward_train_into(const Tensor& input, const Tensor& output,
+                                    const Tensor& grad_output, Tensor* grad_input) {
+  const Plan p = plan(input.shape());
+  check_built();
   // Gradients accumulate; a gradient that was never allocated (weights set directly) starts at 0.
   if (!(kernel_.grad.shape() == kernel_.value.shape())) kernel_.grad = Tensor(kernel_.value.shape());
   if (use_bias_ && !(bias_.grad.shape() == bias_.value.shape())) bias_.grad = Tensor(bias_.value.shape());
-  return backward_impl(input, output, grad_output, &kernel_.grad,
-                       use_bias_ ? &bias_.grad : nullptr);
+  float* gx = nullptr;
+  if (grad_input != nullptr) {
+    grad_input->resize(input.shape());
+    gx = grad_input->data();
+  }
+  backward_impl(p, input, output, grad_output, gx, &kernel_.grad, use_bias_ ? &bias_.grad : nullptr,
+                scratch_);
 }
 
-Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
-                                const Tensor& grad_output, Tensor* kernel_grad,
-                                Tensor* bias_grad) const {
-  const Plan p = plan(input.shape());
+void ConvLayer::backward_impl(const Plan& p, const Tensor& input, const Tensor& output,
+                              const Tensor& grad_output, float* grad_input, Tensor* kernel_grad,
+                              Tensor* bias_grad, Scratch& s) const {
   auto check = [&](const Tensor& t, std::string_view what) {
     if (t.shape() == p.output_shape) return;
     std::string message(class_name_);
@@ -531,49 +578,42 @@ Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
   const bool linear = activation_ == ActivationKind::kLinear;
   if (!linear) check(output, "output");
 
-  Tensor grad_input(input.shape());
   const std::int64_t R = p.rows();
-  if (R == 0) return grad_input;
   const bool last = p.format == DataFormat::kChannelsLast;
   const std::int64_t C = p.channels;
   const std::int64_t K = p.cols();
   const std::int64_t F = p.filters;
   const std::int64_t P = p.spatial_out;
-
-  // dZ, channels_last (rows, F).
-  Buffer dz_storage;
-  const float* dz = grad_output.data();
-  if (last) {
-    if (!linear) {
-      dz_storage = uninitialized(R * F);
-      activation_grad_items(activation_, output.data(), grad_output.data(), dz_storage.get(),
-                            p.batch, P * F, F);
-      dz = dz_storage.get();
-    }
-  } else {
-    Buffer dz_first;
-    const float* src = grad_output.data();
-    if (!linear) {
-      dz_first = uninitialized(R * F);
-      activation_grad_items(activation_, output.data(), grad_output.data(), dz_first.get(),
-                            p.batch, P * F, p.out[2]);
-      src = dz_first.get();
-    }
-    dz_storage = uninitialized(R * F);
-    transpose_items(src, dz_storage.get(), p.batch, F, P);
-    dz = dz_storage.get();
+  const std::int64_t item_in = p.spatial_in * C;
+  if (R == 0) {
+    if (grad_input != nullptr) std::fill(grad_input, grad_input + p.batch * item_in, 0.0f);
+    return;
   }
 
-  Buffer x_last;
-  const float* x = input.data();
-  Tensor gx_last;
-  float* gx = grad_input.data();
+  // dZ, channels_last (rows, F). channels_last with an activation computes it per tile below,
+  // right before the GEMMs read it (one pass over the output less, and the tile stays in cache).
+  const float* dz = grad_output.data();
+  const bool tile_dz = last && !linear;
   if (!last) {
-    x_last = uninitialized(input.size());
-    transpose_items(input.data(), x_last.get(), p.batch, C, p.spatial_in);
-    x = x_last.get();
-    gx_last = Tensor(Shape{p.batch, p.spatial_in, C});
-    gx = gx_last.data();
+    const float* src = grad_output.data();
+    if (!linear) {
+      float* d = grow(s.dz_first, R * F);
+      activation_grad_items(activation_, output.data(), grad_output.data(), d, p.batch, P * F,
+                            p.out[2]);
+      src = d;
+    }
+    float* d = grow(s.dz, R * F);
+    transpose_items(src, d, p.batch, F, P);
+    dz = d;
+  }
+
+  const float* x = input.data();
+  float* gx = grad_input;
+  if (!last) {
+    float* x_last = grow(s.x_last, p.batch * item_in);
+    transpose_items(input.data(), x_last, p.batch, C, p.spatial_in);
+    x = x_last;
+    if (grad_input != nullptr) gx = grow(s.gx_last, p.batch * item_in);
   }
 
   // Batch groups: the unit of parallel work and of the parameter-gradient partials.
@@ -581,30 +621,43 @@ Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
   std::int64_t groups = std::min<std::int64_t>(p.batch, std::max<std::int64_t>(kMinGroups, threads));
   if (kernel_grad != nullptr) groups = std::min(groups, std::max<std::int64_t>(1, kPartialBudget / (K * F)));
   const std::int64_t max_group_rows = ((p.batch + groups - 1) / groups) * P;
-  const std::int64_t tile = std::min(max_group_rows, std::max(kMinTileRows, kColsBudget / K));
+  const std::int64_t tile = even_tile(max_group_rows, std::max(kMinTileRows, kColsBudget / K));
   const bool identity = p.identity_cols();
   const int workers = R * K * F < kParallelWork
                           ? 1
                           : static_cast<int>(std::min<std::int64_t>(threads, groups));
-  const std::size_t per_worker = static_cast<std::size_t>(identity ? 0 : 2 * tile * K);
-  std::vector<float> scratch(static_cast<std::size_t>(workers) * per_worker);
-  std::vector<float> dw_partial(kernel_grad != nullptr ? static_cast<std::size_t>(groups * K * F) : 0);
-  std::vector<double> db_partial(bias_grad != nullptr ? static_cast<std::size_t>(groups * F) : 0, 0.0);
+  const std::int64_t per_worker = (identity ? 0 : 2 * tile * K) + (tile_dz ? tile * F : 0);
+  float* scratch = per_worker == 0 ? nullptr : grow(s.cols, workers * per_worker);
+  float* dw_partial = kernel_grad != nullptr ? grow(s.dw_partial, groups * K * F) : nullptr;
+  double* db_partial = bias_grad != nullptr ? grow(s.db_partial, groups * F) : nullptr;
   const float* w = kernel_.value.data();
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(workers) if (workers > 1)
   for (std::int64_t g = 0; g < groups; ++g) {
     const std::int64_t b0 = g * p.batch / groups;
     const std::int64_t b1 = (g + 1) * p.batch / groups;
-    float* cols = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * per_worker;
-    float* dcols = cols + (identity ? 0 : tile * K);
-    float* dw = kernel_grad != nullptr ? dw_partial.data() + g * K * F : nullptr;
-    double* db = bias_grad != nullptr ? db_partial.data() + g * F : nullptr;
+    float* mine = scratch == nullptr ? nullptr
+                                     : scratch + static_cast<std::int64_t>(omp_get_thread_num()) * per_worker;
+    float* cols = identity ? nullptr : mine;
+    float* dcols = identity ? nullptr : mine + tile * K;
+    float* dz_tile = tile_dz ? mine + (identity ? 0 : 2 * tile * K) : nullptr;
+    float* dw = dw_partial != nullptr ? dw_partial + g * K * F : nullptr;
+    double* db = db_partial != nullptr ? db_partial + g * F : nullptr;
+    if (db != nullptr) std::fill(db, db + F, 0.0);
+    // col2im adds into the group's slice of the input gradient.
+    if (gx != nullptr && !identity) std::fill(gx + b0 * item_in, gx + b1 * item_in, 0.0f);
     bool first = true;
     for (std::int64_t r0 = b0 * P; r0 < b1 * P; r0 += tile) {
       const std::int64_t r1 = std::min(b1 * P, r0 + tile);
       const std::int64_t m = r1 - r0;
       const float* dzt = dz + r0 * F;
+      if (tile_dz) {
+        const auto n = static_cast<std::size_t>(m * F);
+        activation_backward(activation_, std::span<const float>(output.data() + r0 * F, n),
+                            std::span<const float>(grad_output.data() + r0 * F, n),
+                            std::span<float>(dz_tile, n), F);
+        dzt = dz_tile;
+      }
       const float* a = x + r0 * C;
       if (!identity && dw != nullptr) {
         im2col(p, x, r0, r1, cols);
@@ -618,13 +671,15 @@ Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
         for (std::int64_t r = 0; r < m; ++r)
           for (std::int64_t f = 0; f < F; ++f) db[f] += static_cast<double>(dzt[r * F + f]);
       }
-      if (identity) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, to_blas(m), to_blas(K), to_blas(F),
-                    1.0f, dzt, to_blas(F), w, to_blas(F), 0.0f, gx + r0 * C, to_blas(C));
-      } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, to_blas(m), to_blas(K), to_blas(F),
-                    1.0f, dzt, to_blas(F), w, to_blas(F), 0.0f, dcols, to_blas(K));
-        col2im(p, dcols, r0, r1, gx);
+      if (gx != nullptr) {
+        if (identity) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, to_blas(m), to_blas(K), to_blas(F),
+                      1.0f, dzt, to_blas(F), w, to_blas(F), 0.0f, gx + r0 * C, to_blas(C));
+        } else {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, to_blas(m), to_blas(K), to_blas(F),
+                      1.0f, dzt, to_blas(F), w, to_blas(F), 0.0f, dcols, to_blas(K));
+          col2im(p, dcols, r0, r1, gx);
+        }
       }
       first = false;
     }
@@ -637,22 +692,21 @@ Tensor ConvLayer::backward_impl(const Tensor& input, const Tensor& output,
     const std::int64_t n = K * F;
 #pragma omp parallel for schedule(static) if (n * groups > 65536)
     for (std::int64_t i = 0; i < n; ++i) {
-      double s = 0.0;
-      for (std::int64_t g = 0; g < groups; ++g) s += static_cast<double>(dw_partial[static_cast<std::size_t>(g * n + i)]);
-      kg[i] += static_cast<float>(s);
+      double sum = 0.0;
+      for (std::int64_t g = 0; g < groups; ++g) sum += static_cast<double>(dw_partial[g * n + i]);
+      kg[i] += static_cast<float>(sum);
     }
   }
   if (bias_grad != nullptr) {
     float* bg = bias_grad->data();
     for (std::int64_t f = 0; f < F; ++f) {
-      double s = 0.0;
-      for (std::int64_t g = 0; g < groups; ++g) s += db_partial[static_cast<std::size_t>(g * F + f)];
-      bg[f] += static_cast<float>(s);
+      double sum = 0.0;
+      for (std::int64_t g = 0; g < groups; ++g) sum += db_partial[g * F + f];
+      bg[f] += static_cast<float>(sum);
     }
   }
 
-  if (!last) transpose_items(gx_last.data(), grad_input.data(), p.batch, p.spatial_in, C);
-  return grad_input;
+  if (!last && grad_input != nullptr) transpose_items(gx, grad_input, p.batch, p.spatial_in, C);
 }
 
 nlohmann::json ConvLayer::get_config() const {

@@ -37,3 +37,19 @@ std::int64_t Layer::count_trainable_params() const {
 }
 
 }  // namespace poolnet
+
+namespace poolnet {
+
+Tensor Layer::forward_train(const Tensor& input, Rng& rng) {
+  Tensor output;
+  forward_train_into(input, output, rng);
+  return output;
+}
+
+Tensor Layer::backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
+  Tensor grad_input;
+  backward_train_into(input, output, grad_output, &grad_input);
+  return grad_input;
+}
+
+}  // namespace poolnet

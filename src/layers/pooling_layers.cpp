@@ -69,6 +69,40 @@ Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) co
   return grad_input;
 }
 
+void PoolingLayer::forward_into(const Tensor& input, Tensor& output) const {
+  const PoolPlan p = plan(input.shape());
+  output.resize(layer_output_shape(p));
+  pool_forward(p, input.data(), output.data(), backend_);
+}
+
+const PoolPlan& PoolingLayer::train_plan(const Shape& input_shape) {
+  if (!(train_plan_.input_shape == input_shape)) train_plan_ = plan(input_shape);
+  return train_plan_;
+}
+
+void PoolingLayer::forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
+  (void)rng;
+  const PoolPlan& p = train_plan(input.shape());
+  output.resize(layer_output_shape(p));
+  pool_forward(p, input.data(), output.data(), backend_);
+}
+
+void PoolingLayer::backward_train_into(const Tensor& input, const Tensor& output,
+                                       const Tensor& grad_output, Tensor* grad_input) {
+  (void)output;
+  const PoolPlan& p = train_plan(input.shape());
+  const Shape expected = layer_output_shape(p);
+  if (!(grad_output.shape() == expected)) {
+    throw ShapeError(std::string(class_name_) + ": grad_output has shape " +
+                     grad_output.shape().to_string() + ", expected the output shape " +
+                     expected.to_string() + "; input shape " + input.shape().to_string() +
+                     ", data_format " + std::string(to_string(spec_.data_format)));
+  }
+  if (grad_input == nullptr) return;
+  grad_input->resize(p.input_shape);
+  pool_backward(p, input.data(), grad_output.data(), grad_input->data(), backend_);
+}
+
 nlohmann::json PoolingLayer::get_config() const {
   nlohmann::json config = {{"name", name()}, {"trainable", true}, {"dtype", "float32"}};
   if (spec_.global) {

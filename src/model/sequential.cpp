@@ -1,6 +1,8 @@
 #include "poolnet/model/sequential.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -70,16 +72,18 @@ std::string repeat(const std::string& s, std::size_t n) {
 }
 
 Shape with_batch(std::int64_t batch, const Shape& sample_shape_from) {
-  std::vector<std::int64_t> dims = sample_shape_from.to_vector();
+  std::array<std::int64_t, kMaxRank> dims{};
+  const int rank = sample_shape_from.rank();
+  for (int i = 0; i < rank; ++i) dims[static_cast<std::size_t>(i)] = sample_shape_from[i];
   dims[0] = batch;
-  return Shape(dims);
+  return Shape(std::span<const std::int64_t>(dims.data(), static_cast<std::size_t>(rank)));
 }
 
-// Rows index[begin], ..., index[end - 1] of `src` into `dst`, which is (re)allocated when it does
-// not have end - begin rows.
+// Rows index[begin], ..., index[end - 1] of `src` into `dst`, resized to end - begin rows (its
+// storage is reused when large enough).
 void gather_rows(const Tensor& src, const std::vector<std::int64_t>& index, std::int64_t begin,
                  std::int64_t end, Tensor& dst) {
-  if (dst.rank() == 0 || dst.dim(0) != end - begin) dst = Tensor(with_batch(end - begin, src.shape()));
+  if (dst.rank() == 0 || dst.dim(0) != end - begin) dst.resize(with_batch(end - begin, src.shape()));
   const std::int64_t row = src.size() / std::max<std::int64_t>(src.dim(0), 1);
   for (std::int64_t i = begin; i < end; ++i) {
     std::memcpy(dst.data() + (i - begin) * row, src.data() + index[static_cast<std::size_t>(i)] * row,
@@ -317,8 +321,29 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
   History history;
   std::vector<std::int64_t> order(static_cast<std::size_t>(train_count));
+  // Every buffer of a step lives across steps and epochs: activations[i] is layer i's input,
+  // gradients[i] the gradient with respect to it (gradients[0] is never computed: nobody reads
+  // the input gradient of the first layer). Layers resize them in place, so after the first
+  // step a step allocates nothing (tests/model/train_allocation_test.cpp).
   Tensor batch_y;
   std::vector<Tensor> activations(layers_.size() + 1);
+  std::vector<Tensor> gradients(layers_.size() + 1);
+  Metrics running = {{"accuracy", 0.0}, {"loss", 0.0}};
+  using Clock = std::chrono::steady_clock;
+  const bool profile = options.profile;
+  if (profile) {
+    history.profile.emplace();
+    for (const auto& l : layers_) history.profile->layers.push_back({l->name(), std::string(l->class_name())});
+  }
+  // Adds the seconds since `since` to `total` and restarts the clock (profiling only).
+  Clock::time_point since;
+  auto lap = [&](double& total) {
+    if (!profile) return;
+    const Clock::time_point now = Clock::now();
+    total += std::chrono::duration<double>(now - since).count();
+    since = now;
+  };
+  double ignored = 0.0;
   for (int epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
     Rng rng = epoch_rng(options.seed, epoch);
     std::iota(order.begin(), order.end(), 0);
@@ -338,11 +363,15 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
       const std::int64_t begin = step * options.batch_size;
       const std::int64_t end = std::min(begin + options.batch_size, train_count);
       const std::int64_t n = end - begin;
+      StepProfile* prof = profile ? &*history.profile : nullptr;
+      if (profile) since = Clock::now();
       gather_rows(x, order, begin, end, activations[0]);
       gather_rows(y, order, begin, end, batch_y);
+      lap(prof ? prof->batches : ignored);
 
       for (std::size_t i = 0; i < layers_.size(); ++i) {
-        activations[i + 1] = layers_[i]->forward_train(activations[i], rng);
+        layers_[i]->forward_train(activations[i], activations[i + 1], rng);
+        lap(prof ? prof->layers[i].forward : ignored);
       }
       const Tensor& y_pred = activations.back();
       const double batch_loss = loss_->value(y_pred, batch_y);
@@ -351,19 +380,25 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                     std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
                     " (learning rate too high, or bad labels?)");
       }
-      Tensor grad = loss_->gradient(y_pred, batch_y);
-      for (Parameter* p : params) p->grad.fill(0.0f);
-      for (std::size_t i = layers_.size(); i-- > 0;) {
-        grad = layers_[i]->backward_train(activations[i], activations[i + 1], grad);
-      }
-      optimizer_->apply(trainable);
-
+      loss_->gradient_into(y_pred, batch_y, gradients.back());
       loss_sum += batch_loss * static_cast<double>(n);
       correct += count_correct(y_pred, batch_y, loss_->sparse_labels());
       seen += n;
+      lap(prof ? prof->loss : ignored);
+      for (Parameter* p : params) p->grad.fill(0.0f);
+      lap(prof ? prof->optimizer : ignored);
+      for (std::size_t i = layers_.size(); i-- > 0;) {
+        layers_[i]->backward_train(activations[i], activations[i + 1], gradients[i + 1],
+                                   i == 0 ? nullptr : &gradients[i]);
+        lap(prof ? prof->layers[i].backward : ignored);
+      }
+      optimizer_->apply(trainable);
+      lap(prof ? prof->optimizer : ignored);
+      if (prof) ++prof->steps;
       if (bar) {
-        bar->update(step + 1, {{"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
-                               {"loss", loss_sum / static_cast<double>(seen)}});
+        running[0].second = static_cast<double>(correct) / static_cast<double>(seen);
+        running[1].second = loss_sum / static_cast<double>(seen);
+        bar->update(step + 1, running);
       }
     }
 
@@ -394,10 +429,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
   return history;
 }
 
-Tensor Sequential::forward_all(const Tensor& x) const {
-  Tensor a = layers_.front()->forward(x);
-  for (std::size_t i = 1; i < layers_.size(); ++i) a = layers_[i]->forward(a);
-  return a;
+const Tensor& Sequential::forward_all(const Tensor& x, std::vector<Tensor>& buffers) const {
+  buffers.resize(layers_.size());
+  const Tensor* a = &x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->forward_into(*a, buffers[i]);
+    a = &buffers[i];
+  }
+  return *a;
 }
 
 Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
@@ -411,12 +450,13 @@ Evaluation Sequential::run_epoch_eval(const Tensor& x, const Tensor& y, std::int
   std::vector<std::int64_t> identity(static_cast<std::size_t>(x.dim(0)));
   std::iota(identity.begin(), identity.end(), 0);
   Tensor batch_x, batch_y;
+  std::vector<Tensor> buffers;
   for (std::int64_t b = begin; b < end; b += batch_size) {
     const std::int64_t e = std::min(b + batch_size, end);
     const std::int64_t n = e - b;
     gather_rows(x, identity, b, e, batch_x);
     gather_rows(y, identity, b, e, batch_y);
-    const Tensor a = forward_all(batch_x);
+    const Tensor& a = forward_all(batch_x, buffers);
     loss_sum += loss_->value(a, batch_y) * static_cast<double>(n);
     correct += count_correct(a, batch_y, loss_->sparse_labels());
   }
@@ -441,11 +481,13 @@ Tensor Sequential::predict(const Tensor& x, std::int64_t batch_size) const {
   Tensor result(shapes.back());
   const std::int64_t in_row = x.size() / std::max<std::int64_t>(samples, 1);
   const std::int64_t out_row = result.size() / std::max<std::int64_t>(samples, 1);
+  Tensor batch;
+  std::vector<Tensor> buffers;
   for (std::int64_t b = 0; b < samples; b += batch_size) {
     const std::int64_t n = std::min(batch_size, samples - b);
-    Tensor a(with_batch(n, x.shape()),
-             std::span<const float>(x.data() + b * in_row, static_cast<std::size_t>(n * in_row)));
-    a = forward_all(a);
+    batch.resize(with_batch(n, x.shape()));
+    std::copy_n(x.data() + b * in_row, n * in_row, batch.data());
+    const Tensor& a = forward_all(batch, buffers);
     std::copy_n(a.data(), n * out_row, result.data() + b * out_row);
   }
   return result;

@@ -30,6 +30,21 @@ std::uint64_t Rng::next_u64() {
   return result;
 }
 
+void Rng::fill(std::span<std::uint64_t> out) {
+  std::uint64_t s0 = state_[0], s1 = state_[1], s2 = state_[2], s3 = state_[3];
+  for (std::uint64_t& value : out) {
+    value = rotl(s1 * 5, 7) * 9;
+    const std::uint64_t t = s1 << 17;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 45);
+  }
+  state_ = {s0, s1, s2, s3};
+}
+
 float Rng::uniform() {
   return static_cast<float>(next_u64() >> 40) * (1.0f / 16777216.0f);  // 24 bits / 2^24
 }

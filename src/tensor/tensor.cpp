@@ -9,23 +9,50 @@
 namespace poolnet {
 namespace {
 
+// Through the aligned operator new (not aligned_alloc) so that every allocation in poolnet,
+// tensors included, goes through one replaceable function: tests count them there.
 float* allocate_aligned(std::int64_t elements) {
-  // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes so
-  // that an empty tensor still has a valid, unique pointer.
-  std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(elements, 1)) * sizeof(float);
-  bytes = (bytes + Tensor::kAlignment - 1) / Tensor::kAlignment * Tensor::kAlignment;
-  void* p = std::aligned_alloc(Tensor::kAlignment, bytes);
-  if (p == nullptr) throw std::bad_alloc();
-  return static_cast<float*>(p);
+  // Never allocate 0 bytes, so that an empty tensor still has a valid, unique pointer.
+  const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(elements, 1)) * sizeof(float);
+  return static_cast<float*>(::operator new(bytes, std::align_val_t{Tensor::kAlignment}));
 }
 
 }  // namespace
 
-void Tensor::AlignedFree::operator()(float* p) const noexcept { std::free(p); }
+void Tensor::AlignedFree::operator()(float* p) const noexcept {
+  ::operator delete(p, std::align_val_t{Tensor::kAlignment});
+}
+
+Tensor::Tensor(Tensor&& other) noexcept
+    : shape_(other.shape_), data_(std::move(other.data_)), capacity_(other.capacity_) {
+  other.shape_ = Shape();
+  other.capacity_ = 0;
+}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this != &other) {
+    shape_ = other.shape_;
+    data_ = std::move(other.data_);
+    capacity_ = other.capacity_;
+    other.shape_ = Shape();
+    other.capacity_ = 0;
+  }
+  return *this;
+}
+
+void Tensor::resize(const Shape& shape) {
+  if (shape.rank() == 0) throw ShapeError("a tensor needs a shape of rank 1 to 5, got ()");
+  if (data_ && shape.elements() <= capacity_) {
+    shape_ = shape;
+    return;
+  }
+  *this = Tensor(shape);
+}
 
 Tensor::Tensor(const Shape& shape, float fill_value) : shape_(shape) {
   if (shape.rank() == 0) throw ShapeError("a tensor needs a shape of rank 1 to 5, got ()");
   data_.reset(allocate_aligned(shape.elements()));
+  capacity_ = shape.elements();
   fill(fill_value);
 }
 
@@ -37,12 +64,14 @@ Tensor::Tensor(const Shape& shape, std::span<const float> values) : shape_(shape
                      std::to_string(values.size()));
   }
   data_.reset(allocate_aligned(shape.elements()));
+  capacity_ = shape.elements();
   std::copy(values.begin(), values.end(), data_.get());
 }
 
 Tensor::Tensor(const Tensor& other) : shape_(other.shape_) {
   if (other.data_) {
     data_.reset(allocate_aligned(other.size()));
+    capacity_ = other.size();
     std::copy_n(other.data_.get(), other.size(), data_.get());
   }
 }

@@ -119,10 +119,11 @@ class SparseCategoricalCrossentropy final : public Loss {
     return total / static_cast<double>(r.rows);
   }
 
-  Tensor gradient(const Tensor& y_pred, const Tensor& y_true) const override {
+  void gradient_into(const Tensor& y_pred, const Tensor& y_true, Tensor& grad) const override {
     const Rows r = class_rows(name(), y_pred);
     check_sparse_shapes(name(), y_pred, y_true);
-    Tensor grad(y_pred.shape());
+    grad.resize(y_pred.shape());
+    grad.fill(0.0f);
     const double inv_rows = 1.0 / static_cast<double>(r.rows);
     for (std::int64_t i = 0; i < r.rows; ++i) {
       const float* row = y_pred.data() + i * r.classes;
@@ -145,7 +146,6 @@ class SparseCategoricalCrossentropy final : public Loss {
         }
       }
     }
-    return grad;
   }
 
   nlohmann::json get_config() const override {
@@ -188,10 +188,11 @@ class CategoricalCrossentropy final : public Loss {
     return total / static_cast<double>(r.rows);
   }
 
-  Tensor gradient(const Tensor& y_pred, const Tensor& y_true) const override {
+  void gradient_into(const Tensor& y_pred, const Tensor& y_true, Tensor& grad) const override {
     const Rows r = class_rows(name(), y_pred);
     check_shapes(y_pred, y_true);
-    Tensor grad(y_pred.shape());
+    grad.resize(y_pred.shape());
+    grad.fill(0.0f);
     const double inv_rows = 1.0 / static_cast<double>(r.rows);
     std::vector<double> dq(static_cast<std::size_t>(r.classes));
     for (std::int64_t i = 0; i < r.rows; ++i) {
@@ -228,7 +229,6 @@ class CategoricalCrossentropy final : public Loss {
         }
       }
     }
-    return grad;
   }
 
   nlohmann::json get_config() const override {
@@ -282,15 +282,15 @@ class MeanSquaredError final : public Loss {
     return total / static_cast<double>(y_pred.size());
   }
 
-  Tensor gradient(const Tensor& y_pred, const Tensor& y_true) const override {
+  void gradient_into(const Tensor& y_pred, const Tensor& y_true, Tensor& grad) const override {
     check_shapes(y_pred, y_true);
-    Tensor grad(y_pred.shape());
+    grad.resize(y_pred.shape());
+    grad.fill(0.0f);
     const double scale = 2.0 / static_cast<double>(y_pred.size());
     for (std::int64_t i = 0; i < y_pred.size(); ++i) {
       grad[i] = static_cast<float>(
           (static_cast<double>(y_pred[i]) - static_cast<double>(y_true[i])) * scale);
     }
-    return grad;
   }
 
   nlohmann::json get_config() const override {

@@ -581,6 +581,50 @@ TEST(ConvGradient, RepeatedCallsAreBitwiseIdentical) {
     for (std::int64_t j = 0; j < results[i].size(); ++j) ASSERT_EQ(results[i][j], results[i + 4][j]);
 }
 
+// The training interface: outputs go into caller-owned tensors that are reused (and may hold
+// stale values from a larger earlier call), and a null grad_input (the model's first layer)
+// skips the input gradient but still gives the same parameter gradients, bit for bit.
+TEST(ConvGradient, TrainingIntoReusedTensorsAndWithoutInputGradient) {
+  for (const DataFormat format : {kLast, kFirst}) {
+    for (const ActivationKind act : {ActivationKind::kRelu, ActivationKind::kLinear}) {
+      ConvArgs a;
+      a.n = 2;
+      a.filters = 6;
+      a.kernel = {3, 3};
+      a.strides = {1, 1};
+      a.dilation = {1, 1};
+      a.format = format;
+      a.activation = act;
+      ConvCase s = make_case(a, make_shape(9, {8, 7}, 3, format), 71);
+      SCOPED_TRACE(describe(a));
+      const Tensor dy = random_tensor(s.geometry.output_shape, 72);
+      const Tensor y = s.layer->forward(s.input);
+      const Tensor gx = s.layer->backward(s.input, dy);
+      for (Parameter* p : s.layer->parameters()) p->grad.fill(0.0f);
+      (void)s.layer->backward_train(s.input, y, dy);
+      const Tensor kernel_grad = s.layer->kernel().grad;
+      const Tensor bias_grad = s.layer->bias().grad;
+
+      // Buffers that already hold garbage, larger than needed.
+      Tensor y_into(Shape{1000}, 7.0f), gx_into(Shape{2000}, -3.0f);
+      Rng rng(1);
+      s.layer->forward_train(s.input, y_into, rng);
+      ASSERT_EQ(y_into.shape(), y.shape());
+      for (std::int64_t i = 0; i < y.size(); ++i) ASSERT_EQ(y_into[i], y[i]) << i;
+      for (Parameter* p : s.layer->parameters()) p->grad.fill(0.0f);
+      s.layer->backward_train(s.input, y_into, dy, &gx_into);
+      ASSERT_EQ(gx_into.shape(), s.input.shape());
+      for (std::int64_t i = 0; i < gx.size(); ++i) ASSERT_EQ(gx_into[i], gx[i]) << i;
+
+      for (Parameter* p : s.layer->parameters()) p->grad.fill(0.0f);
+      s.layer->backward_train(s.input, y_into, dy, nullptr);
+      for (std::int64_t i = 0; i < kernel_grad.size(); ++i)
+        ASSERT_EQ(s.layer->kernel().grad[i], kernel_grad[i]) << i;
+      for (std::int64_t i = 0; i < bias_grad.size(); ++i) ASSERT_EQ(s.layer->bias().grad[i], bias_grad[i]) << i;
+    }
+  }
+}
+
 TEST(ConvGradient, ParameterAndInputGradientsDoNotDependOnTheThreadCount) {
   // Batch groups and their partial sums are fixed by the problem, not by the thread count.
   ConvArgs a;

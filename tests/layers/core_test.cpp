@@ -428,9 +428,14 @@ TEST(Dropout, MaskStatisticsScaleAndBackward) {
   }
   const double fraction = static_cast<double>(dropped) / static_cast<double>(x.size());
   EXPECT_NEAR(fraction, rate, 0.005);  // sigma ~ 0.001
-  // Each element kept exactly when Rng::uniform() >= rate, in order.
+  // Element 2i is kept exactly when the high 32 bits of the i-th next_u64(), as a fraction of
+  // 2^32, are >= rate; element 2i + 1 likewise with the low 32 bits.
   Rng replay(11);
-  for (std::int64_t i = 0; i < 1000; ++i) EXPECT_EQ(y[i] != 0.0f, static_cast<double>(replay.uniform()) >= 0.3) << i;
+  for (std::int64_t i = 0; i < 1000; i += 2) {
+    const std::uint64_t bits = replay.next_u64();
+    EXPECT_EQ(y[i] != 0.0f, static_cast<double>(bits >> 32) / 4294967296.0 >= rate) << i;
+    EXPECT_EQ(y[i + 1] != 0.0f, static_cast<double>(bits & 0xFFFFFFFFu) / 4294967296.0 >= rate) << i + 1;
+  }
 
   const Tensor g = random_tensor(x.shape(), 6, 0.5f, 1.5f);
   const Tensor dx = d.backward_train(x, y, g);

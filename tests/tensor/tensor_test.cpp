@@ -2,8 +2,11 @@
 
 #include <cstdint>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "poolnet/error.hpp"
+#include "poolnet/random.hpp"
 #include "poolnet/tensor.hpp"
 
 namespace poolnet {
@@ -68,6 +71,40 @@ TEST(Tensor, EmptyTensorsAreValid) {
   EXPECT_NE(t.data(), nullptr);
   Tensor copy = t;
   EXPECT_EQ(copy.size(), 0);
+}
+
+TEST(Tensor, ResizeKeepsStorageWhenItFits) {
+  Tensor t(Shape{4, 8});
+  float* storage = t.data();
+  t[0] = 3.0f;
+  t.resize(Shape{2, 8});  // smaller: same storage, values kept
+  EXPECT_EQ(t.shape(), (Shape{2, 8}));
+  EXPECT_EQ(t.data(), storage);
+  EXPECT_EQ(t[0], 3.0f);
+  t.resize(Shape{4, 8});  // back to the capacity: still the same storage
+  EXPECT_EQ(t.data(), storage);
+  t.resize(Shape{5, 8});  // larger: new, zeroed, aligned storage
+  EXPECT_EQ(t.shape(), (Shape{5, 8}));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data()) % Tensor::kAlignment, 0u);
+  for (float v : t.values()) EXPECT_EQ(v, 0.0f);
+  Tensor empty;
+  empty.resize(Shape{3});
+  EXPECT_EQ(empty.size(), 3);
+  EXPECT_THROW(empty.resize(Shape()), ShapeError);
+  // A moved-from tensor is empty and can be resized again.
+  Tensor moved = std::move(t);
+  EXPECT_EQ(moved.shape(), (Shape{5, 8}));
+  EXPECT_EQ(t.rank(), 0);  // NOLINT(bugprone-use-after-move): the documented moved-from state
+  t.resize(Shape{2});
+  EXPECT_EQ(t.size(), 2);
+}
+
+TEST(Rng, FillDrawsTheNextU64Sequence) {
+  Rng a(42), b(42);
+  std::vector<std::uint64_t> bulk(37);
+  a.fill(bulk);
+  for (std::size_t i = 0; i < bulk.size(); ++i) EXPECT_EQ(bulk[i], b.next_u64()) << i;
+  EXPECT_EQ(a.next_u64(), b.next_u64());  // and leaves the same state
 }
 
 }  // namespace

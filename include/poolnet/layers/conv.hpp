@@ -22,8 +22,8 @@ class ConvLayer : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   void build(const Shape& input_shape, Rng& rng) override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
-  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) override;
   std::vector<Parameter*> parameters() override;
   nlohmann::json get_config() const override;
 
@@ -32,6 +32,10 @@ class ConvLayer : public Layer {
   Parameter& bias() { return bias_; }
 
  protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
+
   ConvLayer(std::string_view class_name, int spatial_rank, std::int64_t filters,
             const IntOrTuple& kernel_size, const IntOrTuple& strides, std::string_view padding,
             std::string_view data_format, const IntOrTuple& dilation_rate,
@@ -49,15 +53,29 @@ class ConvLayer : public Layer {
   Parameter kernel_{"kernel", {}, {}, true};
   Parameter bias_{"bias", {}, {}, true};
 
+  // Scratch of one call, grown as needed: forward()/backward() use their own (they are const and
+  // may run on several threads at once); the training calls reuse scratch_ across steps.
+  struct Scratch {
+    std::vector<float> cols;        // im2col tiles (and their gradients), per worker
+    std::vector<float> x_last, y_last, dz, dz_first, gx_last;  // layout changes, dZ
+    std::vector<float> dw_partial;  // kernel-gradient partial per batch group
+    std::vector<double> db_partial;
+  };
+  Scratch scratch_;
+
   // The geometry of one call (defined in conv.cpp): validates the input shape against the
   // layer's arguments (and the built kernel, when built) and throws ShapeError otherwise.
   struct Plan;
   Plan plan(const Shape& input_shape) const;
   bool built() const { return kernel_.value.rank() != 0; }
-  // Input gradient of sum(output * grad_output); adds the parameter gradients into kernel_grad /
-  // bias_grad when they are not null.
-  Tensor backward_impl(const Tensor& input, const Tensor& output, const Tensor& grad_output,
-                       Tensor* kernel_grad, Tensor* bias_grad) const;
+  void check_built() const;  // Error "not built" otherwise
+  // output = activation(conv(input) + bias), both in the layer's data_format.
+  void forward_impl(const Plan& p, const float* input, float* output, Scratch& s) const;
+  // Writes the input gradient of sum(output * grad_output) into grad_input when it is not null;
+  // adds the parameter gradients into kernel_grad / bias_grad when they are not null.
+  void backward_impl(const Plan& p, const Tensor& input, const Tensor& output,
+                     const Tensor& grad_output, float* grad_input, Tensor* kernel_grad,
+                     Tensor* bias_grad, Scratch& s) const;
 };
 
 namespace detail {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "poolnet/layers/activations.hpp"
 #include "poolnet/layers/layer.hpp"
@@ -22,8 +23,8 @@ class Dense final : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   void build(const Shape& input_shape, Rng& rng) override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
-  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) override;
   std::vector<Parameter*> parameters() override;
   nlohmann::json get_config() const override;
 
@@ -32,12 +33,23 @@ class Dense final : public Layer {
   Parameter& kernel() { return kernel_; }
   Parameter& bias() { return bias_; }
 
+ protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
+
  private:
+  // output (already of the output shape) = activation(input * kernel + bias).
+  void forward_impl(const Tensor& input, Tensor& output) const;
+
   std::int64_t units_;
   ActivationKind activation_;
   bool use_bias_;
   Parameter kernel_{"kernel", {}, {}, true};
   Parameter bias_{"bias", {}, {}, true};
+  // Training scratch kept across steps: dZ and the bias-gradient sums.
+  Tensor dz_;
+  std::vector<double> bias_sum_;
 };
 
 // Flatten(data_format=None): (batch, ...) -> (batch, prod(...)). Keras's channels_first Flatten
@@ -49,15 +61,23 @@ class Flatten final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
+
+ protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
 
  private:
   bool channels_first_ = false;
 };
 
 // Dropout(rate, seed=None): inverted dropout in training (kept values scaled by 1 / (1 - rate)),
-// identity in inference. rate in [0, 1).
+// identity in inference. rate in [0, 1). The mask comes from the model's Rng: element 2i uses
+// the high 32 bits of the i-th next_u64(), element 2i + 1 the low 32 bits; an element is kept
+// when those bits, read as a uniform u in [0, 1) with 32-bit resolution, satisfy u >= rate.
 class Dropout final : public Layer {
  public:
   static constexpr std::string_view kClassName = "Dropout";
@@ -65,15 +85,23 @@ class Dropout final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   Tensor forward(const Tensor& input) const override { return input; }
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
-  Tensor forward_train(const Tensor& input, Rng& rng) override;
-  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) override;
   nlohmann::json get_config() const override;
   double rate() const { return rate_; }
 
+ protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
+
  private:
   double rate_;
-  Tensor mask_;  // the last forward_train's scale per element (0 or 1 / (1 - rate))
+  // The last forward_train's mask (1 = kept) and its input shape (rank 0: none yet), and the
+  // random words it was drawn from; kept across steps so that training does not allocate.
+  std::vector<std::uint8_t> keep_;
+  std::vector<std::uint64_t> bits_;
+  Shape mask_shape_;
 };
 
 // Activation(activation).
@@ -84,9 +112,14 @@ class ActivationLayer final : public Layer {
   std::string_view class_name() const override { return kClassName; }
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
-  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) override;
   nlohmann::json get_config() const override;
+
+ protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
 
  private:
   ActivationKind activation_;

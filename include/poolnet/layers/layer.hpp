@@ -42,6 +42,11 @@ class Layer {
   // Stateless layers are safe to call from several threads at once.
   virtual Tensor forward(const Tensor& input) const = 0;
 
+  // forward() into a caller-owned tensor (resized with Tensor::resize, so that predict and
+  // evaluate reuse one buffer per layer across batches). Const and thread-safe like forward();
+  // `output` must not alias `input`. The default calls forward().
+  virtual void forward_into(const Tensor& input, Tensor& output) const { output = forward(input); }
+
   // Gradient of sum(forward(input) * grad_output) with respect to input.
   virtual Tensor backward(const Tensor& input, const Tensor& grad_output) const = 0;
 
@@ -53,16 +58,31 @@ class Layer {
   // shape. Calling it again with the same shape keeps the weights.
   virtual void build(const Shape& input_shape, Rng& rng) { (void)compute_output_shape(input_shape); (void)rng; }
 
-  // Training forward: like forward(), but may behave differently in training (Dropout) and
-  // remember what backward_train() needs.
-  virtual Tensor forward_train(const Tensor& input, Rng& rng) { (void)rng; return forward(input); }
+  // ---- Training ----------------------------------------------------------------------------
+  // The training loop keeps one output and one input-gradient tensor per layer and passes them
+  // back at every step; a layer writes into them with Tensor::resize(), which allocates only
+  // when a tensor has to grow. Layers keep their own scratch between steps the same way, so a
+  // steady-state training step performs no heap allocation (tests/model check this).
 
-  // Training backward for the last forward_train(input) -> output: returns the input gradient and
-  // adds the parameter gradients to parameters()[i]->grad.
-  virtual Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
-    (void)output;
-    return backward(input, grad_output);
+  // Training forward: like forward(), but may behave differently in training (Dropout) and
+  // remember what backward_train() needs. Writes the whole of `output` (resized to
+  // compute_output_shape(input.shape())). `output` must not alias `input`.
+  void forward_train(const Tensor& input, Tensor& output, Rng& rng) {
+    forward_train_into(input, output, rng);
   }
+
+  // Training backward for the last forward_train(input) -> output: adds the parameter gradients
+  // to parameters()[i]->grad and, when grad_input is not null, writes the input gradient into
+  // it (resized to input.shape()). The model passes null for its first layer, whose input
+  // gradient nobody reads (a convolution then skips its whole col2im pass).
+  void backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                      Tensor* grad_input) {
+    backward_train_into(input, output, grad_output, grad_input);
+  }
+
+  // Allocating conveniences for tests and tools: the same calls with fresh result tensors.
+  Tensor forward_train(const Tensor& input, Rng& rng);
+  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output);
 
   // The weights, in Keras's order (kernel, then bias). Empty for layers without weights.
   virtual std::vector<Parameter*> parameters() { return {}; }
@@ -72,6 +92,19 @@ class Layer {
 
  protected:
   explicit Layer(std::string name) : name_(std::move(name)) {}
+
+  // What forward_train/backward_train run. The defaults serve layers that behave the same in
+  // training and have no weights; they allocate (forward()/backward() return new tensors), so
+  // every layer in the tree overrides them.
+  virtual void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) {
+    (void)rng;
+    output = forward(input);
+  }
+  virtual void backward_train_into(const Tensor& input, const Tensor& output,
+                                   const Tensor& grad_output, Tensor* grad_input) {
+    (void)output;
+    if (grad_input != nullptr) *grad_input = backward(input, grad_output);
+  }
 
  private:
   std::string name_;

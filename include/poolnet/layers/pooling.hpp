@@ -55,6 +55,7 @@ class PoolingLayer : public Layer {
 
   Shape compute_output_shape(const Shape& input_shape) const override;
   Tensor forward(const Tensor& input) const override;
+  void forward_into(const Tensor& input, Tensor& output) const override;
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
 
@@ -62,6 +63,10 @@ class PoolingLayer : public Layer {
   void set_backend(PoolBackend backend) { backend_ = backend; }
 
  protected:
+  void forward_train_into(const Tensor& input, Tensor& output, Rng& rng) override;
+  void backward_train_into(const Tensor& input, const Tensor& output, const Tensor& grad_output,
+                           Tensor* grad_input) override;
+
   // Windowed layers.
   PoolingLayer(std::string_view class_name, PoolOp op, int spatial_rank, const IntOrTuple& pool_size,
                const std::optional<IntOrTuple>& strides, std::string_view padding,
@@ -72,11 +77,15 @@ class PoolingLayer : public Layer {
 
  private:
   Shape layer_output_shape(const PoolPlan& plan) const;  // the plan's, minus keepdims
+  // The plan of the last training call, re-planned only when the input shape changes:
+  // plan_pooling builds its error context eagerly, and a training step must not allocate.
+  const PoolPlan& train_plan(const Shape& input_shape);
 
   std::string_view class_name_;  // points at a string literal
   PoolSpec spec_;
   bool keepdims_ = false;
   PoolBackend backend_ = PoolBackend::kAuto;
+  PoolPlan train_plan_;  // input_shape rank 0: none yet
 };
 
 namespace detail {

@@ -50,10 +50,28 @@ struct FitOptions {
   int initial_epoch = 0;        // epochs already done (resuming)
   // Called after each epoch (e.g. to save a checkpoint); returning false stops training.
   std::function<bool(const EpochLogs&)> on_epoch_end;
+  // Time every layer's training forward and backward (History::profile).
+  bool profile = false;
+};
+
+// Wall-clock seconds one fit() spent in each part of its training steps (FitOptions::profile).
+struct StepProfile {
+  struct LayerTime {
+    std::string name;
+    std::string class_name;
+    double forward = 0.0;   // forward_train
+    double backward = 0.0;  // backward_train
+  };
+  std::vector<LayerTime> layers;
+  double batches = 0.0;    // gathering the batch
+  double loss = 0.0;       // loss value, gradient and accuracy
+  double optimizer = 0.0;  // zeroing the gradients and the optimizer's update
+  std::int64_t steps = 0;
 };
 
 struct History {
   std::vector<EpochLogs> epochs;
+  std::optional<StepProfile> profile;  // when FitOptions::profile
 };
 
 struct Evaluation {
@@ -122,7 +140,9 @@ class Sequential {
 
  private:
   void check_input(const Tensor& x, std::string_view what) const;
-  Tensor forward_all(const Tensor& x) const;  // inference through every layer
+  // Inference through every layer; buffers[i] holds layer i's output (reused across batches).
+  // Returns the last one.
+  const Tensor& forward_all(const Tensor& x, std::vector<Tensor>& buffers) const;
   Evaluation run_epoch_eval(const Tensor& x, const Tensor& y, std::int64_t begin,
                             std::int64_t end, std::int64_t batch_size) const;
 

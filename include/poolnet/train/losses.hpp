@@ -20,7 +20,13 @@ class Loss {
   // ArgumentError for a label outside [0, classes).
   virtual double value(const Tensor& y_pred, const Tensor& y_true) const = 0;
   // d value / d y_pred (same shape as y_pred).
-  virtual Tensor gradient(const Tensor& y_pred, const Tensor& y_true) const = 0;
+  Tensor gradient(const Tensor& y_pred, const Tensor& y_true) const {
+    Tensor grad;
+    gradient_into(y_pred, y_true, grad);
+    return grad;
+  }
+  // The same into `grad`, resized with Tensor::resize (the training loop reuses it every step).
+  virtual void gradient_into(const Tensor& y_pred, const Tensor& y_true, Tensor& grad) const = 0;
 
   // Whether labels are class indices (sparse) or one per output (dense).
   virtual bool sparse_labels() const = 0;

@@ -1,175 +1,306 @@
-// One kernel for both layouts: a channels_first tensor (B, C, D, H, W) is a channels_last tensor
-// (B * C, D, H, W) with one channel, so both run the channels_last loops below, in which the
-// innermost loop runs across channels (contiguous, vectorizable) and the window is clipped per
-// output instead of padding copies.
+// The fast backend's driver: it partitions the work among OpenMP threads (every thread owns
+// disjoint output, so results never depend on the thread count) and hands rows to the SIMD
+// microkernels of simd_kernels.hpp.
+//
+// Both layouts share one loop nest: a channels_last tensor is `batch` images of `channels`
+// interleaved channels (the kernels vectorize across channels); a channels_first tensor is
+// batch x channels images of one channel (the kernels vectorize along the cols).
 #include "pooling/fast.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
+
+#include "pooling/simd_kernels.hpp"
 
 namespace poolnet::fast {
 namespace {
 
-// The channels_last view of a plan.
 struct View {
-  std::int64_t batch;     // independent images
-  std::int64_t channels;  // contiguous innermost run
+  std::int64_t images;    // independent images
+  std::int64_t channels;  // interleaved channels per image (1 for channels_first)
   std::array<AxisGeometry, kMaxSpatialRank> axes;
   std::int64_t in_image, out_image;  // floats per image
 };
 
 View view_of(const PoolPlan& plan) {
   View v;
-  if (plan.spec.data_format == DataFormat::kChannelsLast) {
-    v.batch = plan.batch;
-    v.channels = plan.channels;
-  } else {
-    v.batch = plan.batch * plan.channels;
-    v.channels = 1;
-  }
+  const bool last = plan.spec.data_format == DataFormat::kChannelsLast;
+  v.images = last ? plan.batch : plan.batch * plan.channels;
+  v.channels = last ? plan.channels : 1;
   v.axes = plan.axes;
   v.in_image = plan.spatial_in() * v.channels;
   v.out_image = plan.spatial_out() * v.channels;
   return v;
 }
 
-// Channel blocks owned by one thread in backward: 16 floats = one cache line, so threads never
-// share a line of grad_input.
-constexpr std::int64_t kChannelBlock = 16;
-
 // Below this many input floats a parallel region costs more than it saves.
 constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 15;
 
-// NaN-propagating max step, identical to the reference: a NaN accumulator stays NaN, a NaN
-// input replaces it, otherwise the larger value.
-inline float max_step(float acc, float v) { return (acc != acc) ? acc : ((v > acc || v != v) ? v : acc); }
+bool parallel_worth(const View& v) { return v.images * v.in_image >= kMinParallelWork; }
 
-template <typename Fn>
-void for_each_window_cell(const View& v, std::int64_t od, std::int64_t oh, std::int64_t ow, Fn&& fn) {
+simd::Axis cols_of(const View& v) {
+  const AxisGeometry& w = v.axes[2];
+  return {w.in, w.window, w.stride, w.out, w.pad_before};
+}
+
+std::int64_t window_cells(const PoolPlan& plan) {
+  return plan.axes[0].window * plan.axes[1].window * plan.axes[2].window;
+}
+
+// Windowed forward, max (optionally saving the argmax) or average: one task per output row.
+void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
+  const View v = view_of(plan);
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
-  const std::int64_t d1 = D.window_end(od), h1 = H.window_end(oh), w1 = W.window_end(ow);
-  for (std::int64_t d = D.window_begin(od); d < d1; ++d)
-    for (std::int64_t h = H.window_begin(oh); h < h1; ++h)
-      for (std::int64_t w = W.window_begin(ow); w < w1; ++w)
-        fn(((d * H.in + h) * W.in + w) * v.channels);
-}
-
-std::int64_t window_count(const View& v, std::int64_t od, std::int64_t oh, std::int64_t ow) {
-  return (v.axes[0].window_end(od) - v.axes[0].window_begin(od)) *
-         (v.axes[1].window_end(oh) - v.axes[1].window_begin(oh)) *
-         (v.axes[2].window_end(ow) - v.axes[2].window_begin(ow));
-}
-
-}  // namespace
-
-void pool_forward(const PoolPlan& plan, const float* input, float* output) {
-  const View v = view_of(plan);
-  const std::int64_t C = v.channels;
-  const std::int64_t OD = v.axes[0].out, OH = v.axes[1].out, OW = v.axes[2].out;
+  const std::int64_t rows = v.images * D.out * H.out;
+  const std::int64_t row_floats = W.in * v.channels;
   const bool is_max = plan.spec.op == PoolOp::kMax;
-  const std::int64_t rows = v.batch * OD * OH;
-#pragma omp parallel if (v.batch * v.in_image >= kMinParallelWork)
+#pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<double> sums(static_cast<std::size_t>(is_max ? 0 : C));
+    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
+    std::vector<std::int32_t> row_ids(row_ptrs.size());
 #pragma omp for schedule(static)
-    for (std::int64_t row = 0; row < rows; ++row) {
-      const std::int64_t b = row / (OD * OH);
-      const std::int64_t od = (row / OH) % OD;
-      const std::int64_t oh = row % OH;
+    for (std::int64_t task = 0; task < rows; ++task) {
+      const std::int64_t b = task / (D.out * H.out);
+      const std::int64_t od = (task / H.out) % D.out;
+      const std::int64_t oh = task % H.out;
       const float* image = input + b * v.in_image;
-      float* out_row = output + b * v.out_image + (od * OH + oh) * OW * C;
-      for (std::int64_t ow = 0; ow < OW; ++ow) {
-        float* out = out_row + ow * C;
-        if (is_max) {
-          std::fill_n(out, C, -std::numeric_limits<float>::infinity());
-          for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-            const float* cell = image + offset;
-            for (std::int64_t c = 0; c < C; ++c) out[c] = max_step(out[c], cell[c]);
-          });
-        } else {
-          // Sums in double like the reference, so long (global) windows stay exact.
-          std::fill(sums.begin(), sums.end(), 0.0);
-          double* s = sums.data();
-          for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-            const float* cell = image + offset;
-            for (std::int64_t c = 0; c < C; ++c) s[c] += static_cast<double>(cell[c]);
-          });
-          const double count = static_cast<double>(window_count(v, od, oh, ow));
-          for (std::int64_t c = 0; c < C; ++c) out[c] = static_cast<float>(s[c] / count);
+      std::size_t n = 0;
+      const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before;
+      for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+        for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h) {
+          row_ptrs[n] = image + (d * H.in + h) * row_floats;
+          row_ids[n] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window);
+          ++n;
         }
+      const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
+      const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),
+                                  static_cast<std::size_t>(v.channels), output + out_offset,
+                                  argmax ? argmax + out_offset : nullptr};
+      if (is_max) {
+        simd::forward_row_max(args);
+      } else {
+        simd::forward_row_average(args);
       }
     }
   }
 }
 
-bool supports_backward(const PoolPlan& plan) {
-  return !(plan.spec.global && plan.spec.op == PoolOp::kMax);
+// Windowed backward of max (from a saved argmax) or average.
+//
+// Windows that do not overlap on any axis (stride >= window, the usual case): one task per output
+// row owns the input rows from its window's first row up to the next window's first row, and
+// writes each of them exactly once (gradient in window cells, zeros elsewhere): no zeroing pass,
+// no read-modify-write. Overlapping windows: one task per image zeros it and accumulates.
+void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                       float* grad_input) {
+  const View v = view_of(plan);
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t row_floats = W.in * v.channels;
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  auto run = [&](const simd::BackwardRow& args) {
+    if (is_max) {
+      simd::backward_row_max(args);
+    } else {
+      simd::backward_row_average(args);
+    }
+  };
+  auto row_args = [&](std::int64_t b, std::int64_t od, std::int64_t oh, std::int64_t d, std::int64_t h,
+                      bool accumulate) {
+    const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
+    const std::int64_t kd = d - (od * D.stride - D.pad_before), kh = h - (oh * H.stride - H.pad_before);
+    const std::int64_t real_rows =
+        (D.window_end(od) - D.window_begin(od)) * (H.window_end(oh) - H.window_begin(oh));
+    return simd::BackwardRow{grad_output + out_offset,
+                             argmax ? argmax + out_offset : nullptr,
+                             static_cast<std::int32_t>((kd * H.window + kh) * W.window),
+                             real_rows,
+                             cols_of(v),
+                             static_cast<std::size_t>(v.channels),
+                             grad_input + b * v.in_image + (d * H.in + h) * row_floats,
+                             accumulate};
+  };
+
+  const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
+  if (!overlapping) {
+    // Owned input range of output j along an axis: [begin(j), begin(j + 1)), the last to the end.
+    auto owned_end = [](const AxisGeometry& a, std::int64_t j) {
+      return j + 1 < a.out ? a.window_begin(j + 1) : a.in;
+    };
+    const std::int64_t tasks = v.images * D.out * H.out;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t b = task / (D.out * H.out);
+      const std::int64_t od = (task / H.out) % D.out;
+      const std::int64_t oh = task % H.out;
+      for (std::int64_t d = od == 0 ? 0 : D.window_begin(od); d < owned_end(D, od); ++d)
+        for (std::int64_t h = oh == 0 ? 0 : H.window_begin(oh); h < owned_end(H, oh); ++h) {
+          if (d < D.window_end(od) && h < H.window_end(oh)) {
+            run(row_args(b, od, oh, d, h, /*accumulate=*/false));
+          } else {
+            float* row = grad_input + b * v.in_image + (d * H.in + h) * row_floats;
+            std::fill(row, row + row_floats, 0.0f);
+          }
+        }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+  for (std::int64_t b = 0; b < v.images; ++b) {
+    std::fill(grad_input + b * v.in_image, grad_input + (b + 1) * v.in_image, 0.0f);
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+          for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+            run(row_args(b, od, oh, d, h, /*accumulate=*/true));
+  }
 }
 
-void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output,
-                   float* grad_input) {
+void global_forward(const PoolPlan& plan, const float* input, float* output) {
+  const View v = view_of(plan);
+  const auto cells = static_cast<std::size_t>(plan.spatial_in());
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const auto C = static_cast<std::size_t>(v.channels);
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<double> sums(is_max ? 0 : C);
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < v.images; ++b) {
+      const float* image = input + b * v.in_image;
+      float* out = output + b * v.out_image;
+      if (C == 1) {
+        out[0] = is_max ? simd::global_max_slice(image, cells) : simd::global_average_slice(image, cells);
+      } else if (is_max) {
+        simd::global_max_channels_last(image, cells, C, out);
+      } else {
+        simd::global_average_channels_last(image, cells, C, out, sums.data());
+      }
+    }
+  }
+}
+
+// Global average: every cell gets w / N. Global max: w split evenly among the cells equal to the
+// maximum (the NaN cells when it is NaN): maximum, count, write.
+void global_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  const View v = view_of(plan);
+  const auto cells = static_cast<std::size_t>(plan.spatial_in());
+  const auto C = static_cast<std::size_t>(v.channels);
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<float> maximum(C), share(C);
+    std::vector<std::int64_t> counts(C);
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < v.images; ++b) {
+      const float* image = input + b * v.in_image;
+      const float* g = grad_output + b * v.out_image;
+      float* grad = grad_input + b * v.in_image;
+      if (!is_max) {
+        // float(double(w) / N), as the reference rounds its double share.
+        for (std::size_t c = 0; c < C; ++c)
+          share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(cells));
+        for (std::size_t s = 0; s < cells; ++s) std::copy(share.begin(), share.end(), grad + s * C);
+        continue;
+      }
+      if (C == 1) {
+        maximum[0] = simd::global_max_slice(image, cells);
+      } else {
+        simd::global_max_channels_last(image, cells, C, maximum.data());
+      }
+      std::fill(counts.begin(), counts.end(), 0);
+      simd::count_winners(image, cells, C, maximum.data(), counts.data());
+      for (std::size_t c = 0; c < C; ++c)
+        share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(counts[c]));
+      simd::write_shares(image, cells, C, maximum.data(), share.data(), grad);
+    }
+  }
+}
+
+// Max backward for windows of more than 255 cells (no 1-byte argmax): the first maximum of each
+// window is found again per (image, 16-channel block) task; rare in practice.
+void wide_max_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  constexpr std::int64_t kBlock = 16;
   const View v = view_of(plan);
   const std::int64_t C = v.channels;
-  const std::int64_t OD = v.axes[0].out, OH = v.axes[1].out, OW = v.axes[2].out;
-  const bool is_max = plan.spec.op == PoolOp::kMax;
-  const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  // Each task owns one image and one channel block of grad_input: overlapping windows
-  // (stride < pool) accumulate without races or atomics, in a fixed order (deterministic).
-#pragma omp parallel for schedule(static) if (v.batch * v.in_image >= kMinParallelWork)
-  for (std::int64_t task = 0; task < v.batch * blocks; ++task) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t blocks = (C + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+  for (std::int64_t task = 0; task < v.images * blocks; ++task) {
     const std::int64_t b = task / blocks;
-    const std::int64_t c0 = (task % blocks) * kChannelBlock;
-    const std::int64_t cn = std::min(kChannelBlock, C - c0);
+    const std::int64_t c0 = (task % blocks) * kBlock;
+    const std::int64_t cn = std::min(kBlock, C - c0);
     const float* image = input + b * v.in_image + c0;
     float* grad_image = grad_input + b * v.in_image + c0;
     const float* grad_out = grad_output + b * v.out_image + c0;
     for (std::int64_t s = 0; s < v.in_image / C; ++s) std::fill_n(grad_image + s * C, cn, 0.0f);
-
-    for (std::int64_t od = 0; od < OD; ++od)
-      for (std::int64_t oh = 0; oh < OH; ++oh)
-        for (std::int64_t ow = 0; ow < OW; ++ow) {
-          const float* g = grad_out + ((od * OH + oh) * OW + ow) * C;
-          if (is_max) {
-            // The first maximum in row-major window order (the first NaN when there is one),
-            // found exactly as the reference does.
-            float best[kChannelBlock];
-            std::int64_t where[kChannelBlock];
-            bool first = true;
-            for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-              const float* cell = image + offset;
-              if (first) {
-                for (std::int64_t c = 0; c < cn; ++c) {
-                  best[c] = cell[c];
-                  where[c] = offset;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow) {
+          const float* g = grad_out + ((od * H.out + oh) * W.out + ow) * C;
+          for (std::int64_t c = 0; c < cn; ++c) {
+            float best = 0.0f;
+            std::int64_t where = -1;
+            for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+              for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+                for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w) {
+                  const std::int64_t offset = ((d * H.in + h) * W.in + w) * C + c;
+                  const float x = image[offset];
+                  if (where < 0 || x > best || (x != x && best == best)) {
+                    best = x;
+                    where = offset;
+                  }
                 }
-                first = false;
-                return;
-              }
-              for (std::int64_t c = 0; c < cn; ++c) {
-                const float x = cell[c];
-                const bool take = best[c] == best[c] && (x != x || x > best[c]);
-                best[c] = take ? x : best[c];
-                where[c] = take ? offset : where[c];
-              }
-            });
-            for (std::int64_t c = 0; c < cn; ++c) grad_image[where[c] + c] += g[c];
-          } else {
-            const float inv = 1.0f / static_cast<float>(window_count(v, od, oh, ow));
-            float share[kChannelBlock];
-            for (std::int64_t c = 0; c < cn; ++c) share[c] = g[c] * inv;
-            for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-              float* cell = grad_image + offset;
-              for (std::int64_t c = 0; c < cn; ++c) cell[c] += share[c];
-            });
+            grad_image[where] += g[c];
           }
         }
+  }
+}
+
+}  // namespace
+
+void pool_forward(const PoolPlan& plan, const float* input, float* output) {
+  if (plan.spec.global) {
+    global_forward(plan, input, output);
+  } else {
+    windowed_forward(plan, input, output, nullptr);
+  }
+}
+
+bool supports_argmax(const PoolPlan& plan) {
+  return plan.spec.op == PoolOp::kMax && !plan.spec.global && window_cells(plan) <= 255;
+}
+
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
+  windowed_forward(plan, input, output, argmax);
+}
+
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                          float* grad_input) {
+  windowed_backward(plan, argmax, grad_output, grad_input);
+}
+
+void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  if (plan.spec.global) {
+    global_backward(plan, input, grad_output, grad_input);
+  } else if (plan.spec.op == PoolOp::kAverage) {
+    windowed_backward(plan, nullptr, grad_output, grad_input);
+  } else if (supports_argmax(plan)) {
+    // Without a saved argmax (inference-style backward), find it again with the training forward.
+    const auto outputs = static_cast<std::size_t>(plan.output_shape.elements());
+    std::vector<float> output(outputs);
+    std::vector<std::uint8_t> argmax(outputs);
+    windowed_forward(plan, input, output.data(), argmax.data());
+    windowed_backward(plan, argmax.data(), grad_output, grad_input);
+  } else {
+    wide_max_backward(plan, input, grad_output, grad_input);
   }
 }
 

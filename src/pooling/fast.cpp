@@ -50,15 +50,82 @@ std::int64_t window_cells(const PoolPlan& plan) {
   return plan.axes[0].window * plan.axes[1].window * plan.axes[2].window;
 }
 
+// The gather table of a channels_first plane (simd::PlaneTable), shared by all planes of a plan.
+struct PlaneTableStorage {
+  std::vector<std::int32_t> index, real;
+  std::vector<float> count;
+  simd::PlaneTable table{};
+
+  PlaneTableStorage(const View& v, std::size_t lanes) {
+    const AxisGeometry& D = v.axes[0];
+    const AxisGeometry& H = v.axes[1];
+    const AxisGeometry& W = v.axes[2];
+    const auto outputs = static_cast<std::size_t>(D.out * H.out * W.out);
+    const auto cells = static_cast<std::size_t>(D.window * H.window * W.window);
+    const std::size_t groups = (outputs + lanes - 1) / lanes;
+    index.assign(groups * cells * lanes, 0);
+    real.assign(groups * cells * lanes, 0);
+    count.assign(groups * lanes, 1.0f);
+    std::size_t o = 0;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow, ++o) {
+          const std::size_t g = o / lanes, lane = o % lanes;
+          const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before,
+                             w0 = ow * W.stride - W.pad_before;
+          const std::int64_t first_real =
+              (D.window_begin(od) * H.in + H.window_begin(oh)) * W.in + W.window_begin(ow);
+          count[g * lanes + lane] = static_cast<float>((D.window_end(od) - D.window_begin(od)) *
+                                                       (H.window_end(oh) - H.window_begin(oh)) *
+                                                       (W.window_end(ow) - W.window_begin(ow)));
+          std::size_t k = 0;
+          for (std::int64_t kd = 0; kd < D.window; ++kd)
+            for (std::int64_t kh = 0; kh < H.window; ++kh)
+              for (std::int64_t kw = 0; kw < W.window; ++kw, ++k) {
+                const std::int64_t d = d0 + kd, h = h0 + kh, w = w0 + kw;
+                const bool is_real = d >= 0 && d < D.in && h >= 0 && h < H.in && w >= 0 && w < W.in;
+                const std::size_t at = (g * cells + k) * lanes + lane;
+                index[at] = static_cast<std::int32_t>(is_real ? (d * H.in + h) * W.in + w : first_real);
+                real[at] = is_real ? -1 : 0;
+              }
+        }
+    table = {outputs, cells, index.data(), real.data(), count.data()};
+  }
+};
+
+// channels_first planes with fewer output cols than two vectors take the plane kernels when their
+// gather table is small (it is read once per plane; it must stay in cache).
+bool use_plane_kernels(const View& v, std::size_t lanes) {
+  if (v.channels != 1 || v.axes[2].out >= static_cast<std::int64_t>(2 * lanes)) return false;
+  const std::int64_t outputs = v.axes[0].out * v.axes[1].out * v.axes[2].out;
+  const std::int64_t cells = v.axes[0].window * v.axes[1].window * v.axes[2].window;
+  return outputs * cells * 8 <= (std::int64_t{1} << 18) && v.in_image < (std::int64_t{1} << 31);
+}
+
 // Windowed forward, max (optionally saving the argmax) or average: one task per output row.
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const std::size_t lanes = simd::lanes();
+  if (use_plane_kernels(v, lanes)) {
+    const PlaneTableStorage planes(v, lanes);
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t p = 0; p < v.images; ++p) {
+      const float* in = input + p * v.in_image;
+      float* out = output + p * v.out_image;
+      if (is_max) {
+        simd::forward_plane_max(planes.table, in, out, argmax ? argmax + p * v.out_image : nullptr);
+      } else {
+        simd::forward_plane_average(planes.table, in, out);
+      }
+    }
+    return;
+  }
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
   const std::int64_t rows = v.images * D.out * H.out;
   const std::int64_t row_floats = W.in * v.channels;
-  const bool is_max = plan.spec.op == PoolOp::kMax;
 #pragma omp parallel if (parallel_worth(v))
   {
     std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
@@ -126,6 +193,34 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
                              grad_input + b * v.in_image + (d * H.in + h) * row_floats,
                              accumulate};
   };
+
+  // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
+  // gradient through the plane's gather table.
+  const std::size_t lanes = simd::lanes();
+  if (use_plane_kernels(v, lanes)) {
+    const PlaneTableStorage planes(v, lanes);
+    const simd::PlaneTable& t = planes.table;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t p = 0; p < v.images; ++p) {
+      float* grad = grad_input + p * v.in_image;
+      const float* g = grad_output + p * v.out_image;
+      std::fill(grad, grad + v.in_image, 0.0f);
+      for (std::size_t o = 0; o < t.outputs; ++o) {
+        const std::size_t group = o / lanes, lane = o % lanes;
+        if (is_max) {
+          const std::size_t k = argmax[static_cast<std::size_t>(p * v.out_image) + o];
+          grad[t.index[(group * t.cells + k) * lanes + lane]] += g[o];
+        } else {
+          const float share = g[o] / t.count[group * lanes + lane];
+          for (std::size_t k = 0; k < t.cells; ++k) {
+            const std::size_t at = (group * t.cells + k) * lanes + lane;
+            if (t.real[at]) grad[t.index[at]] += share;
+          }
+        }
+      }
+    }
+    return;
+  }
 
   const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
   if (!overlapping) {

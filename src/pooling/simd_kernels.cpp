@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "pooling/simd_kernels.hpp"
 
@@ -33,6 +34,17 @@ inline float canonical(float v) { return v != v ? kNaN : v; }
 HWY_INLINE hn::Mask<DF> Takes(VF v, VF acc) {
   return hn::Or(hn::Gt(v, acc), hn::AndNot(hn::IsNaN(acc), hn::IsNaN(v)));
 }
+// The running maximum when no argmax is kept: v replaces acc only when strictly larger (ties keep
+// the earlier cell, whose bits -0/+0 may differ; a NaN v never replaces, a NaN acc is never
+// replaced, so NaN is tracked apart with IsNaN). On x86 that is exactly MAXPS(v, acc): one
+// instruction, so the loop is not bound by the latency of compare + select.
+HWY_INLINE VF MaxFirst(VF v, VF acc) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  return hn::Max(v, acc);
+#else
+  return hn::IfThenElse(hn::Gt(v, acc), v, acc);
+#endif
+}
 HWY_INLINE VF Canonical(DF d, VF acc) { return hn::IfThenElse(hn::IsNaN(acc), hn::Set(d, kNaN), acc); }
 
 HWY_INLINE void StoreArgmax(VF idx, std::uint8_t* p) {
@@ -55,6 +67,7 @@ struct Sum {
   hn::Vec<DD> lo;
   HWY_INLINE void add(VF v) { lo = hn::Add(lo, hn::PromoteTo(DD(), v)); }
   HWY_INLINE VF mean(double count) const { return hn::DemoteTo(DF(), hn::Div(lo, hn::Set(DD(), count))); }
+  HWY_INLINE VF mean_by(VF count) const { return hn::DemoteTo(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
   HWY_INLINE double total() const { return hn::GetLane(lo); }
   static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p)}; }
   HWY_INLINE void store(double* p) const { hn::StoreU(lo, DD(), p); }
@@ -78,6 +91,14 @@ struct Sum {
     const DD dd;
     const auto n = hn::Set(dd, count);
     return hn::Combine(d, hn::DemoteTo(dh, hn::Div(hi, n)), hn::DemoteTo(dh, hn::Div(lo, n)));
+  }
+  HWY_INLINE VF mean_by(VF count) const {
+    const DF d;
+    const DH dh;
+    const DD dd;
+    const auto n_lo = hn::PromoteTo(dd, hn::LowerHalf(dh, count));
+    const auto n_hi = hn::PromoteTo(dd, hn::UpperHalf(dh, count));
+    return hn::Combine(d, hn::DemoteTo(dh, hn::Div(hi, n_hi)), hn::DemoteTo(dh, hn::Div(lo, n_lo)));
   }
   HWY_INLINE double total() const { return hn::GetLane(hn::SumOfLanes(DD(), hn::Add(lo, hi))); }
   static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p), hn::LoadU(DD(), p + hn::Lanes(DD()))}; }
@@ -154,31 +175,70 @@ void average_cell(const ForwardRow& a, std::int64_t ow, std::size_t c) {
   a.out[static_cast<std::size_t>(ow) * a.channels + c] = static_cast<float>(sum / count);
 }
 
-// channels_last: across channels, for each output col.
-template <bool kArgmax>
-void max_row_channels_last(const ForwardRow& a) {
+// channels_last: across channels, K vectors of channels at once (independent dependency chains),
+// for each output col.
+template <bool kArgmax, int K>
+HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::size_t c) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  const std::size_t C = a.channels;
-  const auto Cs = static_cast<std::int64_t>(C);
-  for (std::int64_t ow = 0; ow < a.cols.out; ++ow) {
-    const std::int64_t ws = start_of(a.cols, ow), wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
-    float* out = a.out + static_cast<std::size_t>(ow) * C;
-    std::size_t c = 0;
-    for (; c + N <= C; c += N) {
-      VF acc = hn::LoadU(d, a.rows[0] + wb * Cs + static_cast<std::int64_t>(c));
-      VF idx = hn::Set(d, static_cast<float>(a.row_ids[0] + (wb - ws)));
-      for (std::size_t r = 0; r < a.nrows; ++r) {
-        const float* row = a.rows[r] + c;
-        for (std::int64_t w = (r == 0 ? wb + 1 : wb); w < we; ++w) {
-          const VF v = hn::LoadU(d, row + w * Cs);
-          const auto take = Takes(v, acc);
-          acc = hn::IfThenElse(take, v, acc);
-          if constexpr (kArgmax) idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(a.row_ids[r] + (w - ws))), idx);
+  const auto Cs = static_cast<std::int64_t>(a.channels);
+  const auto cs = static_cast<std::int64_t>(c);
+  const std::int64_t ws = start_of(a.cols, ow), wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
+  VF acc[K], idx[K];
+  hn::Mask<DF> nan[K];
+  const float* first = a.rows[0] + wb * Cs + cs;
+  for (int j = 0; j < K; ++j) {
+    acc[j] = hn::LoadU(d, first + static_cast<std::size_t>(j) * N);
+    nan[j] = hn::IsNaN(acc[j]);
+    idx[j] = hn::Set(d, static_cast<float>(a.row_ids[0] + (wb - ws)));
+  }
+  for (std::size_t r = 0; r < a.nrows; ++r) {
+    const float* row = a.rows[r] + cs;
+    for (std::int64_t w = (r == 0 ? wb + 1 : wb); w < we; ++w) {
+      const float* cell = row + w * Cs;
+      if constexpr (kArgmax) {
+        const VF id = hn::Set(d, static_cast<float>(a.row_ids[r] + (w - ws)));
+        for (int j = 0; j < K; ++j) {
+          const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+          const auto take = Takes(v, acc[j]);
+          acc[j] = hn::IfThenElse(take, v, acc[j]);
+          idx[j] = hn::IfThenElse(take, id, idx[j]);
+        }
+      } else {
+        for (int j = 0; j < K; ++j) {
+          const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+          acc[j] = MaxFirst(v, acc[j]);
+          nan[j] = hn::Or(nan[j], hn::IsNaN(v));
         }
       }
-      hn::StoreU(Canonical(d, acc), d, out + c);
-      if constexpr (kArgmax) StoreArgmax(idx, a.argmax + static_cast<std::size_t>(ow) * C + c);
+    }
+  }
+  const std::size_t o = static_cast<std::size_t>(ow) * a.channels + c;
+  for (int j = 0; j < K; ++j) {
+    const std::size_t at = o + static_cast<std::size_t>(j) * N;
+    if constexpr (kArgmax) {
+      hn::StoreU(Canonical(d, acc[j]), d, a.out + at);
+      StoreArgmax(idx[j], a.argmax + at);
+    } else {
+      hn::StoreU(hn::IfThenElse(nan[j], hn::Set(d, kNaN), acc[j]), d, a.out + at);
+    }
+  }
+}
+
+template <bool kArgmax>
+void max_row_channels_last(const ForwardRow& a) {
+  const std::size_t N = hn::Lanes(DF());
+  const std::size_t C = a.channels;
+  for (std::int64_t ow = 0; ow < a.cols.out; ++ow) {
+    std::size_t c = 0;
+    for (; c + 4 * N <= C; c += 4 * N) max_channels_block<kArgmax, 4>(a, ow, c);
+    if (c + 2 * N <= C) {
+      max_channels_block<kArgmax, 2>(a, ow, c);
+      c += 2 * N;
+    }
+    if (c + N <= C) {
+      max_channels_block<kArgmax, 1>(a, ow, c);
+      c += N;
     }
     for (; c < C; ++c) max_cell<kArgmax>(a, ow, c);
   }
@@ -198,6 +258,7 @@ void max_row_channels_first(const ForwardRow& a) {
   for (; ow + N <= hi; ow += N) {
     const std::int64_t ws = start_of(x, ow);
     VF acc = hn::Zero(d), idx = hn::Zero(d);
+    auto nan = hn::FirstN(d, 0);
     bool first = true;
     for (std::size_t r = 0; r < a.nrows; ++r) {
       const float* base = a.rows[r] + ws;
@@ -208,13 +269,17 @@ void max_row_channels_first(const ForwardRow& a) {
           acc = v;
           idx = hn::Set(d, id);
           first = false;
-          continue;
+        } else if constexpr (kArgmax) {
+          const auto take = Takes(v, acc);
+          acc = hn::IfThenElse(take, v, acc);
+          idx = hn::IfThenElse(take, hn::Set(d, id), idx);
+        } else {
+          acc = MaxFirst(v, acc);
         }
-        const auto take = Takes(v, acc);
-        acc = hn::IfThenElse(take, v, acc);
-        if constexpr (kArgmax) idx = hn::IfThenElse(take, hn::Set(d, id), idx);
+        if constexpr (!kArgmax) nan = hn::Or(nan, hn::IsNaN(v));
       }
     }
+    if constexpr (!kArgmax) acc = hn::IfThenElse(nan, hn::Set(d, kNaN), acc);
     hn::StoreU(Canonical(d, acc), d, a.out + ow);
     if constexpr (kArgmax) StoreArgmax(idx, a.argmax + ow);
   }
@@ -266,6 +331,69 @@ void ForwardRowAverage(const ForwardRow& a) {
   }
   for (; ow < x.out; ++ow) average_cell(a, ow, 0);
 }
+
+// channels_first planes: lanes over the plane's outputs, one gather per window cell.
+template <bool kArgmax>
+void plane_max(const PlaneTable& t, const float* plane, float* out, std::uint8_t* argmax) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t o = 0, g = 0; o < t.outputs; o += N, ++g) {
+    VF acc = hn::Zero(d), idx = hn::Zero(d);
+    auto started = hn::FirstN(d, 0);
+    for (std::size_t k = 0; k < t.cells; ++k) {
+      const std::size_t at = (g * t.cells + k) * N;
+      const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
+      const VF v = hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at));
+      const auto take = hn::And(real, hn::Or(hn::Not(started), Takes(v, acc)));
+      acc = hn::IfThenElse(take, v, acc);
+      if constexpr (kArgmax) idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(k)), idx);
+      started = hn::Or(started, real);
+    }
+    acc = Canonical(d, acc);
+    if (o + N <= t.outputs) {
+      hn::StoreU(acc, d, out + o);
+      if constexpr (kArgmax) StoreArgmax(idx, argmax + o);
+    } else {
+      alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+      alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
+      hn::StoreU(acc, d, values);
+      if constexpr (kArgmax) StoreArgmax(idx, indices);
+      for (std::size_t l = 0; o + l < t.outputs; ++l) {
+        out[o + l] = values[l];
+        if constexpr (kArgmax) argmax[o + l] = indices[l];
+      }
+    }
+  }
+}
+
+void ForwardPlaneMax(const PlaneTable& t, const float* plane, float* out, std::uint8_t* argmax) {
+  if (argmax) plane_max<true>(t, plane, out, argmax); else plane_max<false>(t, plane, out, nullptr);
+}
+
+void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t o = 0, g = 0; o < t.outputs; o += N, ++g) {
+    Sum s = ZeroSum();
+    for (std::size_t k = 0; k < t.cells; ++k) {
+      const std::size_t at = (g * t.cells + k) * N;
+      const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
+      s.add(hn::IfThenElseZero(real, hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at))));
+    }
+    const VF mean = s.mean_by(hn::LoadU(d, t.count + g * N));
+    if (o + N <= t.outputs) {
+      hn::StoreU(mean, d, out + o);
+    } else {
+      alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+      hn::StoreU(mean, d, values);
+      for (std::size_t l = 0; o + l < t.outputs; ++l) out[o + l] = values[l];
+    }
+  }
+}
+
+std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // ---- backward --------------------------------------------------------------------------------
 
@@ -361,23 +489,57 @@ void BackwardRowAverage(const BackwardRow& a) { backward_row<false>(a); }
 
 // Cells per pass over a channels_last image: the pass's rows stay in L1/L2 while every channel
 // vector sweeps them.
-inline std::size_t chunk_cells(std::size_t channels) { return std::max<std::size_t>(1, 16384 / channels); }
+inline std::size_t chunk_cells(std::size_t channels) { return std::max<std::size_t>(1, 8192 / channels); }
+
+template <int K>
+HWY_INLINE void global_max_block(const float* image, std::size_t s0, std::size_t s1, std::size_t C,
+                                 std::size_t c, float* acc_io, hn::Mask<DF>* nan_io) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  VF acc[K];
+  hn::Mask<DF> nan[K];
+  for (int j = 0; j < K; ++j) {
+    acc[j] = hn::LoadU(d, acc_io + c + static_cast<std::size_t>(j) * N);
+    nan[j] = nan_io[c / N + static_cast<std::size_t>(j)];
+  }
+  for (std::size_t s = s0; s < s1; ++s) {
+    const float* cell = image + s * C + c;
+    for (int j = 0; j < K; ++j) {
+      const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+      acc[j] = MaxFirst(v, acc[j]);
+      nan[j] = hn::Or(nan[j], hn::IsNaN(v));
+    }
+  }
+  for (int j = 0; j < K; ++j) {
+    hn::StoreU(acc[j], d, acc_io + c + static_cast<std::size_t>(j) * N);
+    nan_io[c / N + static_cast<std::size_t>(j)] = nan[j];
+  }
+}
 
 void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
+  const std::size_t vectors = C / N;
+  // NaN seen so far, per channel vector (a few at most per call: C / N).
+  constexpr std::size_t kMaxVectorsOnStack = 64;
+  hn::Mask<DF> nan_stack[kMaxVectorsOnStack];
+  std::vector<hn::Mask<DF>> nan_heap;
+  hn::Mask<DF>* nan = nan_stack;
+  if (vectors > kMaxVectorsOnStack) {
+    nan_heap.resize(vectors);
+    nan = nan_heap.data();
+  }
   std::copy(image, image + C, out);  // the first cell starts every channel's running maximum
+  for (std::size_t j = 0; j < vectors; ++j) nan[j] = hn::IsNaN(hn::LoadU(d, out + j * N));
   for (std::size_t s0 = 1; s0 < cells; s0 += chunk_cells(C)) {
     const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
     std::size_t c = 0;
-    for (; c + N <= C; c += N) {
-      VF acc = hn::LoadU(d, out + c);
-      for (std::size_t s = s0; s < s1; ++s) {
-        const VF v = hn::LoadU(d, image + s * C + c);
-        acc = hn::IfThenElse(Takes(v, acc), v, acc);
-      }
-      hn::StoreU(acc, d, out + c);
+    for (; c + 4 * N <= C; c += 4 * N) global_max_block<4>(image, s0, s1, C, c, out, nan);
+    if (c + 2 * N <= C) {
+      global_max_block<2>(image, s0, s1, C, c, out, nan);
+      c += 2 * N;
     }
+    for (; c + N <= C; c += N) global_max_block<1>(image, s0, s1, C, c, out, nan);
     for (; c < C; ++c) {
       float acc = out[c];
       for (std::size_t s = s0; s < s1; ++s) {
@@ -387,7 +549,9 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
       out[c] = acc;
     }
   }
-  for (std::size_t c = 0; c < C; ++c) out[c] = canonical(out[c]);
+  for (std::size_t j = 0; j < vectors; ++j)
+    hn::StoreU(hn::IfThenElse(nan[j], hn::Set(d, kNaN), hn::LoadU(d, out + j * N)), d, out + j * N);
+  for (std::size_t c = vectors * N; c < C; ++c) out[c] = canonical(out[c]);
 }
 
 void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out,
@@ -501,6 +665,9 @@ namespace poolnet::simd {
 
 HWY_EXPORT(ForwardRowMax);
 HWY_EXPORT(ForwardRowAverage);
+HWY_EXPORT(ForwardPlaneMax);
+HWY_EXPORT(ForwardPlaneAverage);
+HWY_EXPORT(Lanes);
 HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
 HWY_EXPORT(GlobalMaxChannelsLast);
@@ -512,6 +679,13 @@ HWY_EXPORT(WriteShares);
 
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
+std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);
+}
+void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);
+}
 void backward_row_max(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowMax)(args); }
 void backward_row_average(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowAverage)(args); }
 void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out) {

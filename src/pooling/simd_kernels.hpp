@@ -37,6 +37,21 @@ struct ForwardRow {
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);
 
+// channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
+// output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,
+// gathering each window cell. The table is the same for every plane of a plan; the driver builds
+// it once per call (PlaneTable::build in fast.cpp) for lanes() lanes.
+struct PlaneTable {
+  std::size_t outputs;        // per plane
+  std::size_t cells;          // of the full window
+  const std::int32_t* index;  // [group][cell][lane]: input offset in the plane (a real cell)
+  const std::int32_t* real;   // [group][cell][lane]: -1 where the cell is real, 0 padding or no output
+  const float* count;         // [group][lane]: real cells of the window (1 for lanes past the end)
+};
+std::size_t lanes();  // float lanes of the dispatched target
+void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax);
+void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
+
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell
 // index in the unclipped window; `real_rows` the number of real input rows of the window (for the
 // average's count). accumulate = false: the windows along cols do not overlap and the kernel

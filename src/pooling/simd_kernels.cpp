@@ -59,6 +59,22 @@ HWY_INLINE VF LoadArgmax(const std::uint8_t* p) {
   return hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, p)));
 }
 
+// double -> float rounded as static_cast does (inf stays inf). Highway 1.0's portable targets
+// (scalar, EMU128) saturate infinities to the largest float instead, so they convert lane by lane.
+template <class DTo, class V>
+HWY_INLINE hn::Vec<DTo> DemoteExact(DTo d, V v) {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  using DFrom = hn::Rebind<double, DTo>;
+  alignas(64) double in[HWY_MAX_BYTES / sizeof(float)] = {};
+  alignas(64) float out[HWY_MAX_BYTES / sizeof(float)] = {};
+  hn::StoreU(v, DFrom(), in);
+  for (std::size_t i = 0; i < hn::Lanes(d); ++i) out[i] = static_cast<float>(in[i]);
+  return hn::LoadU(d, out);
+#else
+  return hn::DemoteTo(d, v);
+#endif
+}
+
 // Double sums of float vectors, lane by lane, in order (two double vectors per float vector; one
 // double on the one-lane scalar target).
 #if HWY_TARGET == HWY_SCALAR
@@ -66,8 +82,8 @@ using DD = hn::Rebind<double, DF>;
 struct Sum {
   hn::Vec<DD> lo;
   HWY_INLINE void add(VF v) { lo = hn::Add(lo, hn::PromoteTo(DD(), v)); }
-  HWY_INLINE VF mean(double count) const { return hn::DemoteTo(DF(), hn::Div(lo, hn::Set(DD(), count))); }
-  HWY_INLINE VF mean_by(VF count) const { return hn::DemoteTo(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
+  HWY_INLINE VF mean(double count) const { return DemoteExact(DF(), hn::Div(lo, hn::Set(DD(), count))); }
+  HWY_INLINE VF mean_by(VF count) const { return DemoteExact(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
   HWY_INLINE double total() const { return hn::GetLane(lo); }
   static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p)}; }
   HWY_INLINE void store(double* p) const { hn::StoreU(lo, DD(), p); }
@@ -90,7 +106,7 @@ struct Sum {
     const DH dh;
     const DD dd;
     const auto n = hn::Set(dd, count);
-    return hn::Combine(d, hn::DemoteTo(dh, hn::Div(hi, n)), hn::DemoteTo(dh, hn::Div(lo, n)));
+    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n)), DemoteExact(dh, hn::Div(lo, n)));
   }
   HWY_INLINE VF mean_by(VF count) const {
     const DF d;
@@ -98,7 +114,7 @@ struct Sum {
     const DD dd;
     const auto n_lo = hn::PromoteTo(dd, hn::LowerHalf(dh, count));
     const auto n_hi = hn::PromoteTo(dd, hn::UpperHalf(dh, count));
-    return hn::Combine(d, hn::DemoteTo(dh, hn::Div(hi, n_hi)), hn::DemoteTo(dh, hn::Div(lo, n_lo)));
+    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n_hi)), DemoteExact(dh, hn::Div(lo, n_lo)));
   }
   HWY_INLINE double total() const { return hn::GetLane(hn::SumOfLanes(DD(), hn::Add(lo, hi))); }
   static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p), hn::LoadU(DD(), p + hn::Lanes(DD()))}; }
@@ -462,7 +478,9 @@ void backward_row(const BackwardRow& a) {
       const std::int64_t ws = start_of(x, ow);
       const VF g = hn::LoadU(d, a.grad_out + ow);
       if (x.window == 1) {
-        hn::StoreU(kMax ? g : hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows))), d, a.grad_in + ws);
+        const VF value = kMax ? hn::IfThenElseZero(hn::Eq(LoadArgmax(a.argmax + ow), hn::Set(d, static_cast<float>(a.row_id))), g)
+                              : hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows)));
+        hn::StoreU(value, d, a.grad_in + ws);
       } else if constexpr (kMax) {
         const VF am = LoadArgmax(a.argmax + ow);
         const VF even = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id))), g);

@@ -69,6 +69,29 @@ Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) co
   return grad_input;
 }
 
+Tensor PoolingLayer::forward_train(const Tensor& input, Rng& rng) {
+  (void)rng;
+  if (spec_.global || spec_.op != PoolOp::kMax) return forward(input);
+  const PoolPlan p = plan(input.shape());
+  Tensor output(p.output_shape);
+  argmax_.resize(static_cast<std::size_t>(p.output_shape.elements()) * argmax_bytes(p));
+  pool_forward_argmax(p, input.data(), output.data(), argmax_.data(), backend_);
+  argmax_input_shape_ = input.shape();
+  return output;
+}
+
+Tensor PoolingLayer::backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) {
+  (void)output;
+  if (spec_.global || spec_.op != PoolOp::kMax || argmax_.empty() || !(input.shape() == argmax_input_shape_)) {
+    return backward(input, grad_output);
+  }
+  const PoolPlan p = plan(input.shape());
+  if (!(grad_output.shape() == p.output_shape)) return backward(input, grad_output);  // throws the usual error
+  Tensor grad_input(p.input_shape);
+  pool_backward_argmax(p, argmax_.data(), grad_output.data(), grad_input.data(), backend_);
+  return grad_input;
+}
+
 nlohmann::json PoolingLayer::get_config() const {
   nlohmann::json config = {{"name", name()}, {"trainable", true}, {"dtype", "float32"}};
   if (spec_.global) {

@@ -58,6 +58,12 @@ class PoolingLayer : public Layer {
   Tensor backward(const Tensor& input, const Tensor& grad_output) const override;
   nlohmann::json get_config() const override;
 
+  // Training: windowed max pooling saves its argmax (1 byte per output for windows of at most 255
+  // cells) so that backward_train scatters the gradient without searching the input again. Other
+  // pooling layers train through forward/backward.
+  Tensor forward_train(const Tensor& input, Rng& rng) override;
+  Tensor backward_train(const Tensor& input, const Tensor& output, const Tensor& grad_output) override;
+
   // Which kernels forward/backward use (tests pin the reference; default: fastest).
   void set_backend(PoolBackend backend) { backend_ = backend; }
 
@@ -77,6 +83,9 @@ class PoolingLayer : public Layer {
   PoolSpec spec_;
   bool keepdims_ = false;
   PoolBackend backend_ = PoolBackend::kAuto;
+  // The last forward_train's argmax and its input shape (windowed max only).
+  std::vector<std::uint8_t> argmax_;
+  Shape argmax_input_shape_;
 };
 
 namespace detail {

@@ -229,9 +229,9 @@ TEST(FastKernelsLarge, ThreadedResultsAreBitIdenticalToOneThread) {
 }
 
 TEST(FastKernelsArgmax, WindowsOfMoreThan255CellsUseWiderIndices) {
-  // 16x16 = 256 cells: two bytes per output; served by the reference, same contract.
-  const Shape shape{2, 32, 32, 3};
-  const PoolPlan plan = plan_pooling(testing::windowed_spec(PoolOp::kMax, 2, {16, 16}, {16, 16}, Padding::kValid,
+  // 16x17 = 272 cells: two bytes per output (indices up to 271); served by the reference.
+  const Shape shape{2, 32, 34, 3};
+  const PoolPlan plan = plan_pooling(testing::windowed_spec(PoolOp::kMax, 2, {16, 17}, {16, 17}, Padding::kValid,
                                                             DataFormat::kChannelsLast),
                                      shape);
   ASSERT_EQ(argmax_bytes(plan), 2u);

@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -33,6 +32,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "poolnet/error.hpp"
+#include "io/atomic_file.hpp"
 #include "poolnet/pooling.hpp"
 
 namespace {
@@ -604,6 +604,7 @@ int main(int argc, char** argv) {
     const double cms = copy_ms(reps);
     const double copy_gbps = 2.0 * static_cast<double>(kCopyBytes) / (cms * 1e6);
     rows.push_back({"copy", "memcpy", "512MiB", "-", "forward", threads, cms, copy_gbps, 1.0, std::nullopt, ""});
+    std::cerr << "poolnet SIMD target: " << poolnet::pool_simd_target() << "; threads: " << threads << "\n";
     std::cerr << "copy: " << fmt(cms, 2) << " ms, " << fmt(copy_gbps, 2) << " GB/s\n";
 
     for (const Config& c : configs) {
@@ -636,14 +637,7 @@ int main(int argc, char** argv) {
     }
     std::cerr << "\n";
     print_table(rows);
-    if (!json_path.empty()) {
-      std::ofstream f(json_path);
-      if (!f) {
-        std::cerr << "poolnet-bench: cannot write " << json_path << "\n";
-        return 1;
-      }
-      f << rows_json(rows).dump(2) << "\n";
-    }
+    if (!json_path.empty()) poolnet::io::write_file_atomically(json_path, rows_json(rows).dump(2) + "\n");
   } catch (const dnnl::error& e) {
     std::cerr << "poolnet-bench: oneDNN error: " << e.what() << "\n";
     return 1;

@@ -113,6 +113,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
     for (std::int64_t p = 0; p < v.images; ++p) {
       const float* in = input + p * v.in_image;
       float* out = output + p * v.out_image;
+      // Gathers defeat the hardware prefetcher: fetch the next plane while this one is reduced.
+      if (p + 1 < v.images) {
+        for (std::int64_t i = 0; i < v.in_image; i += 16) __builtin_prefetch(in + v.in_image + i);
+      }
       if (is_max) {
         simd::forward_plane_max(planes.table, in, out, argmax ? argmax + p * v.out_image : nullptr);
       } else {
@@ -145,9 +149,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
           ++n;
         }
       const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
+      const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),
                                   static_cast<std::size_t>(v.channels), output + out_offset,
-                                  argmax ? argmax + out_offset : nullptr};
+                                  argmax ? argmax + out_offset : nullptr, readable};
       if (is_max) {
         simd::forward_row_max(args);
       } else {
@@ -204,6 +209,13 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     for (std::int64_t p = 0; p < v.images; ++p) {
       float* grad = grad_input + p * v.in_image;
       const float* g = grad_output + p * v.out_image;
+      if (p + 1 < v.images) {  // the next plane's upstream gradient and argmax, ahead of the scatter
+        for (std::int64_t i = 0; i < v.out_image; i += 16) __builtin_prefetch(g + v.out_image + i);
+        if (is_max) {
+          const std::uint8_t* next = argmax + (p + 1) * v.out_image;
+          for (std::int64_t i = 0; i < v.out_image; i += 64) __builtin_prefetch(next + i);
+        }
+      }
       std::fill(grad, grad + v.in_image, 0.0f);
       for (std::size_t o = 0; o < t.outputs; ++o) {
         const std::size_t group = o / lanes, lane = o % lanes;

@@ -260,6 +260,28 @@ void max_row_channels_last(const ForwardRow& a) {
   }
 }
 
+// A channels_first row's last vector of outputs may be partial: its loads read whole vectors
+// (lanes past the row read the next row or plane and are discarded) when the input goes on that far.
+inline bool whole_vectors_readable(const ForwardRow& a, std::int64_t ow) {
+  const auto N = static_cast<std::int64_t>(hn::Lanes(DF()));
+  const std::int64_t s = a.cols.stride;
+  const std::int64_t span = (s == 1 ? N : s == 2 ? 2 * N : s * (N - 1) + 1) + a.cols.window - 1;
+  return start_of(a.cols, ow) + span <= a.readable;
+}
+
+// Stores the first `lanes` lanes (all N: one store; fewer: through a buffer, so that the
+// neighbouring outputs, which another thread may own, are never rewritten).
+HWY_INLINE void StorePartial(VF v, std::int64_t lanes, float* p) {
+  const DF d;
+  if (lanes == static_cast<std::int64_t>(hn::Lanes(d))) {
+    hn::StoreU(v, d, p);
+    return;
+  }
+  alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+  hn::StoreU(v, d, values);
+  std::copy(values, values + lanes, p);
+}
+
 // channels_first: along the cols, N outputs at a time in the interior, scalar at the edges.
 template <bool kArgmax>
 void max_row_channels_first(const ForwardRow& a) {
@@ -271,7 +293,9 @@ void max_row_channels_first(const ForwardRow& a) {
   interior(x, x.stride == 2 ? x.window + 1 : x.window, lo, hi);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) max_cell<kArgmax>(a, ow, 0);
-  for (; ow + N <= hi; ow += N) {
+  for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+    lanes = std::min(N, hi - ow);
+    if (lanes < N && !whole_vectors_readable(a, ow)) break;
     const std::int64_t ws = start_of(x, ow);
     VF acc = hn::Zero(d), idx = hn::Zero(d);
     auto nan = hn::FirstN(d, 0);
@@ -296,8 +320,16 @@ void max_row_channels_first(const ForwardRow& a) {
       }
     }
     if constexpr (!kArgmax) acc = hn::IfThenElse(nan, hn::Set(d, kNaN), acc);
-    hn::StoreU(Canonical(d, acc), d, a.out + ow);
-    if constexpr (kArgmax) StoreArgmax(idx, a.argmax + ow);
+    StorePartial(Canonical(d, acc), lanes, a.out + ow);
+    if constexpr (kArgmax) {
+      if (lanes == N) {
+        StoreArgmax(idx, a.argmax + ow);
+      } else {
+        alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
+        StoreArgmax(idx, indices);
+        std::copy(indices, indices + lanes, a.argmax + ow);
+      }
+    }
   }
   for (; ow < x.out; ++ow) max_cell<kArgmax>(a, ow, 0);
 }
@@ -338,12 +370,14 @@ void ForwardRowAverage(const ForwardRow& a) {
   const auto Ns = static_cast<std::int64_t>(N);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) average_cell(a, ow, 0);
-  for (; ow + Ns <= hi; ow += Ns) {
+  for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+    lanes = std::min(Ns, hi - ow);
+    if (lanes < Ns && !whole_vectors_readable(a, ow)) break;
     const std::int64_t ws = start_of(x, ow);
     Sum s = ZeroSum();
     for (std::size_t r = 0; r < a.nrows; ++r)
       for (std::int64_t kw = 0; kw < x.window; ++kw) s.add(LoadStrided(a.rows[r] + ws + kw, x.stride));
-    hn::StoreU(s.mean(count), d, a.out + ow);
+    StorePartial(s.mean(count), lanes, a.out + ow);
   }
   for (; ow < x.out; ++ow) average_cell(a, ow, 0);
 }

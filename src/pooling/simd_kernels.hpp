@@ -33,6 +33,9 @@ struct ForwardRow {
   std::size_t channels;
   float* out;             // cols.out * channels floats
   std::uint8_t* argmax;   // max only, optional: cols.out * channels window cell indices
+  // channels_first: floats readable from rows[nrows - 1] (to the end of the input), so that a
+  // row's last, partial vector may load whole vectors and keep only its lanes.
+  std::int64_t readable;
 };
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);

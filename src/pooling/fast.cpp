@@ -93,6 +93,45 @@ struct PlaneTableStorage {
   }
 };
 
+// For non-overlapping windows on a channels_first plane: per input cell, the output whose window
+// holds it (or none) and its index in that window (simd::ReversePlaneTable).
+struct ReverseTableStorage {
+  std::vector<std::int32_t> output, real;
+  std::vector<float> cell, count;
+  simd::ReversePlaneTable table{};
+
+  ReverseTableStorage(const View& v, std::size_t lanes) {
+    const AxisGeometry& D = v.axes[0];
+    const AxisGeometry& H = v.axes[1];
+    const AxisGeometry& W = v.axes[2];
+    const auto inputs = static_cast<std::size_t>(v.in_image);
+    const std::size_t padded = (inputs + lanes - 1) / lanes * lanes;
+    output.assign(padded, 0);
+    real.assign(padded, 0);
+    cell.assign(padded, 0.0f);
+    count.assign(static_cast<std::size_t>(v.out_image), 1.0f);
+    std::size_t o = 0;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow, ++o) {
+          const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before,
+                             w0 = ow * W.stride - W.pad_before;
+          count[o] = static_cast<float>((D.window_end(od) - D.window_begin(od)) *
+                                        (H.window_end(oh) - H.window_begin(oh)) *
+                                        (W.window_end(ow) - W.window_begin(ow)));
+          for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+            for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+              for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w) {
+                const auto i = static_cast<std::size_t>((d * H.in + h) * W.in + w);
+                output[i] = static_cast<std::int32_t>(o);
+                real[i] = -1;
+                cell[i] = static_cast<float>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
+              }
+        }
+    table = {inputs, output.data(), real.data(), cell.data()};
+  }
+};
+
 // channels_first planes with fewer output cols than two vectors take the plane kernels when their
 // gather table is small (it is read once per plane; it must stay in cache).
 bool use_plane_kernels(const View& v, std::size_t lanes) {
@@ -202,6 +241,33 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
+  const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
+  if (use_plane_kernels(v, lanes) && !overlapping) {
+    // Small channels_first planes, windows that do not overlap: every input cell takes its
+    // gradient from at most one output, gathered (simd::backward_plane), one pass of stores.
+    const ReverseTableStorage reverse(v, lanes);
+#pragma omp parallel if (parallel_worth(v))
+    {
+      std::vector<float> values(static_cast<std::size_t>(v.out_image) + lanes),
+          indices(static_cast<std::size_t>(v.out_image) + lanes);
+#pragma omp for schedule(static)
+      for (std::int64_t p = 0; p < v.images; ++p) {
+        const float* g = grad_output + p * v.out_image;
+        const std::uint8_t* am = is_max ? argmax + p * v.out_image : nullptr;
+        if (p + 1 < v.images) {
+          for (std::int64_t i = 0; i < v.out_image; i += 16) __builtin_prefetch(g + v.out_image + i);
+        }
+        for (std::int64_t o = 0; o < v.out_image; ++o) {
+          const auto at = static_cast<std::size_t>(o);
+          values[at] = is_max ? g[o] : g[o] / reverse.count[at];
+          if (is_max) indices[at] = am[o];
+        }
+        simd::backward_plane(reverse.table, values.data(), is_max ? indices.data() : nullptr,
+                             grad_input + p * v.in_image);
+      }
+    }
+    return;
+  }
   if (use_plane_kernels(v, lanes)) {
     const PlaneTableStorage planes(v, lanes);
     const simd::PlaneTable& t = planes.table;
@@ -234,7 +300,6 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     return;
   }
 
-  const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
   if (!overlapping) {
     // Owned input range of output j along an axis: [begin(j), begin(j + 1)), the last to the end.
     auto owned_end = [](const AxisGeometry& a, std::int64_t j) {

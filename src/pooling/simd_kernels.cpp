@@ -445,6 +445,19 @@ void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
 
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
+void BackwardPlane(const ReversePlaneTable& t, const float* values, const float* indices, float* grad_in) {
+  const DF d;
+  const DI di;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto inputs = static_cast<std::int64_t>(t.inputs);
+  for (std::int64_t i = 0; i < inputs; i += N) {
+    const auto from = hn::LoadU(di, t.output + i);
+    auto take = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + i)));
+    if (indices) take = hn::And(take, hn::Eq(hn::GatherIndex(d, indices, from), hn::LoadU(d, t.cell + i)));
+    StorePartial(hn::IfThenElseZero(take, hn::GatherIndex(d, values, from)), std::min(N, inputs - i), grad_in + i);
+  }
+}
+
 // ---- backward --------------------------------------------------------------------------------
 
 // The gradient a window cell (col w, channel c) receives from output col ow, in scalar code.
@@ -507,24 +520,43 @@ void backward_row(const BackwardRow& a) {
     std::int64_t lo, hi;
     interior(x, x.window, lo, hi);
     for (; ow < lo; ++ow) next = backward_col<kMax>(a, ow, next);
-    if (ow + N <= hi && start_of(x, ow) > next) std::fill(a.grad_in + next, a.grad_in + start_of(x, ow), 0.0f);
-    for (; ow + N <= hi; ow += N) {
+    if (ow < hi && start_of(x, ow) > next) std::fill(a.grad_in + next, a.grad_in + start_of(x, ow), 0.0f);
+    // The last vector of a row may be partial: its inputs and outputs go through buffers, so
+    // nothing outside this row is read or written.
+    alignas(64) float g_part[HWY_MAX_BYTES / sizeof(float)] = {};
+    alignas(64) std::uint8_t am_part[HWY_MAX_BYTES / sizeof(float)] = {};
+    alignas(64) float out_part[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+    for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+      lanes = std::min(N, hi - ow);
+      const bool whole = lanes == N;
       const std::int64_t ws = start_of(x, ow);
-      const VF g = hn::LoadU(d, a.grad_out + ow);
+      const float* g_at = a.grad_out + ow;
+      const std::uint8_t* am_at = kMax ? a.argmax + ow : nullptr;
+      if (!whole) {
+        std::copy(g_at, g_at + lanes, g_part);
+        g_at = g_part;
+        if constexpr (kMax) {
+          std::copy(am_at, am_at + lanes, am_part);
+          am_at = am_part;
+        }
+      }
+      float* dst = whole ? a.grad_in + ws : out_part;
+      const VF g = hn::LoadU(d, g_at);
       if (x.window == 1) {
-        const VF value = kMax ? hn::IfThenElseZero(hn::Eq(LoadArgmax(a.argmax + ow), hn::Set(d, static_cast<float>(a.row_id))), g)
+        const VF value = kMax ? hn::IfThenElseZero(hn::Eq(LoadArgmax(am_at), hn::Set(d, static_cast<float>(a.row_id))), g)
                               : hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows)));
-        hn::StoreU(value, d, a.grad_in + ws);
+        hn::StoreU(value, d, dst);
       } else if constexpr (kMax) {
-        const VF am = LoadArgmax(a.argmax + ow);
+        const VF am = LoadArgmax(am_at);
         const VF even = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id))), g);
         const VF odd = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id + 1))), g);
-        hn::StoreInterleaved2(even, odd, d, a.grad_in + ws);
+        hn::StoreInterleaved2(even, odd, d, dst);
       } else {
         const VF share = hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows * 2)));
-        hn::StoreInterleaved2(share, share, d, a.grad_in + ws);
+        hn::StoreInterleaved2(share, share, d, dst);
       }
-      next = ws + N * x.window;
+      if (!whole) std::copy(out_part, out_part + lanes * x.window, a.grad_in + ws);
+      next = ws + lanes * x.window;
     }
   }
   for (; ow < x.out; ++ow) next = backward_col<kMax>(a, ow, next);
@@ -606,6 +638,22 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
   for (std::size_t c = vectors * N; c < C; ++c) out[c] = canonical(out[c]);
 }
 
+// K channel vectors summed together over cells [s0, s1): one pass reads whole cells (a pass per
+// vector would read every cell K times with a stride, which the prefetcher serves poorly).
+template <int K>
+HWY_INLINE void global_sum_block(const float* image, std::size_t s0, std::size_t s1, std::size_t C,
+                                 std::size_t c, double* sums) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  Sum sum[K];
+  for (int j = 0; j < K; ++j) sum[j] = Sum::load(sums + c + static_cast<std::size_t>(j) * N);
+  for (std::size_t s = s0; s < s1; ++s) {
+    const float* cell = image + s * C + c;
+    for (int j = 0; j < K; ++j) sum[j].add(hn::LoadU(d, cell + static_cast<std::size_t>(j) * N));
+  }
+  for (int j = 0; j < K; ++j) sum[j].store(sums + c + static_cast<std::size_t>(j) * N);
+}
+
 void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out,
                                double* sums) {
   const DF d;
@@ -614,11 +662,12 @@ void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_
   for (std::size_t s0 = 0; s0 < cells; s0 += chunk_cells(C)) {
     const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
     std::size_t c = 0;
-    for (; c + N <= C; c += N) {
-      Sum sum = Sum::load(sums + c);
-      for (std::size_t s = s0; s < s1; ++s) sum.add(hn::LoadU(d, image + s * C + c));
-      sum.store(sums + c);
+    for (; c + 4 * N <= C; c += 4 * N) global_sum_block<4>(image, s0, s1, C, c, sums);
+    if (c + 2 * N <= C) {
+      global_sum_block<2>(image, s0, s1, C, c, sums);
+      c += 2 * N;
     }
+    for (; c + N <= C; c += N) global_sum_block<1>(image, s0, s1, C, c, sums);
     for (; c < C; ++c)
       for (std::size_t s = s0; s < s1; ++s) sums[c] += image[s * C + c];
   }
@@ -720,6 +769,7 @@ HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(Lanes);
+HWY_EXPORT(BackwardPlane);
 HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
 HWY_EXPORT(GlobalMaxChannelsLast);
@@ -732,6 +782,9 @@ HWY_EXPORT(WriteShares);
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
+  HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);
+}
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);
 }

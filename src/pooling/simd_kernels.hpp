@@ -55,6 +55,17 @@ std::size_t lanes();  // float lanes of the dispatched target
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax);
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
 
+// Backward of a small channels_first plane whose windows do not overlap: each input cell gathers
+// the gradient of the one output whose window holds it. values: per output, the upstream gradient
+// (max) or its share (average); indices (max only): the saved argmax as floats.
+struct ReversePlaneTable {
+  std::size_t inputs;          // per plane
+  const std::int32_t* output;  // [input]: the output whose window holds it (0 when none)
+  const std::int32_t* real;    // [input]: -1 when some window holds it, else 0
+  const float* cell;           // [input]: its index in that window
+};
+void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in);
+
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell
 // index in the unclipped window; `real_rows` the number of real input rows of the window (for the
 // average's count). accumulate = false: the windows along cols do not overlap and the kernel

@@ -242,9 +242,10 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
   const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
-  if (use_plane_kernels(v, lanes) && !overlapping) {
-    // Small channels_first planes, windows that do not overlap: every input cell takes its
-    // gradient from at most one output, gathered (simd::backward_plane), one pass of stores.
+  if (use_plane_kernels(v, lanes) && !overlapping && !is_max) {
+    // Small channels_first planes, average over windows that do not overlap: every input cell
+    // takes its share from at most one output, gathered (simd::backward_plane), one pass of
+    // stores. (Max does better with the scalar scatter below: one add per output.)
     const ReverseTableStorage reverse(v, lanes);
 #pragma omp parallel if (parallel_worth(v))
     {

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <vector>
 
@@ -35,6 +36,12 @@ View view_of(const PoolPlan& plan) {
   v.out_image = plan.spatial_out() * v.channels;
   return v;
 }
+
+// Outputs at least this large are written with non-temporal stores: a write of half the L3 evicts
+// most of it anyway, and skipping the read-for-ownership of every line saves a third of the traffic
+// of a write.
+constexpr std::int64_t kDefaultStreamBytes = std::int64_t{16} << 20;
+std::atomic<std::int64_t> stream_bytes{kDefaultStreamBytes};
 
 // Below this many input floats a parallel region costs more than it saves.
 constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 15;
@@ -191,7 +198,8 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),
                                   static_cast<std::size_t>(v.channels), output + out_offset,
-                                  argmax ? argmax + out_offset : nullptr, readable};
+                                  argmax ? argmax + out_offset : nullptr, readable,
+                                  v.images * v.out_image * 4 >= stream_bytes.load()};
       if (is_max) {
         simd::forward_row_max(args);
       } else {
@@ -235,7 +243,8 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
                              cols_of(v),
                              static_cast<std::size_t>(v.channels),
                              grad_input + b * v.in_image + (d * H.in + h) * row_floats,
-                             accumulate};
+                             accumulate,
+                             !accumulate && v.images * v.in_image * 4 >= stream_bytes.load()};
   };
 
   // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
@@ -438,6 +447,8 @@ void wide_max_backward(const PoolPlan& plan, const float* input, const float* gr
 }
 
 }  // namespace
+
+std::int64_t set_stream_threshold(std::int64_t bytes) { return stream_bytes.exchange(bytes); }
 
 void pool_forward(const PoolPlan& plan, const float* input, float* output) {
   if (plan.spec.global) {

@@ -23,4 +23,8 @@ void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output
 void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
                           float* grad_input);
 
+// Outputs of at least this many bytes are written with non-temporal stores (default 16 MiB).
+// Returns the previous value; tests lower it to cover the streaming stores on small tensors.
+std::int64_t set_stream_threshold(std::int64_t bytes);
+
 }  // namespace poolnet::fast

@@ -3,6 +3,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "pooling/simd_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <algorithm>
@@ -44,6 +45,16 @@ HWY_INLINE VF MaxFirst(VF v, VF acc) {
 #else
   return hn::IfThenElse(hn::Gt(v, acc), v, acc);
 #endif
+}
+// A store of results that nobody reads soon: non-temporal when asked and aligned (it skips the
+// read-for-ownership of the destination line), else a plain store.
+HWY_INLINE void StoreOut(VF v, float* p, bool stream) {
+  const DF d;
+  if (stream && reinterpret_cast<std::uintptr_t>(p) % (hn::Lanes(d) * sizeof(float)) == 0) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
 }
 HWY_INLINE VF Canonical(DF d, VF acc) { return hn::IfThenElse(hn::IsNaN(acc), hn::Set(d, kNaN), acc); }
 
@@ -233,10 +244,10 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
   for (int j = 0; j < K; ++j) {
     const std::size_t at = o + static_cast<std::size_t>(j) * N;
     if constexpr (kArgmax) {
-      hn::StoreU(Canonical(d, acc[j]), d, a.out + at);
+      StoreOut(Canonical(d, acc[j]), a.out + at, a.stream);
       StoreArgmax(idx[j], a.argmax + at);
     } else {
-      hn::StoreU(hn::IfThenElse(nan[j], hn::Set(d, kNaN), acc[j]), d, a.out + at);
+      StoreOut(hn::IfThenElse(nan[j], hn::Set(d, kNaN), acc[j]), a.out + at, a.stream);
     }
   }
 }
@@ -340,6 +351,7 @@ void ForwardRowMax(const ForwardRow& a) {
   } else {
     if (a.argmax) max_row_channels_last<true>(a); else max_row_channels_last<false>(a);
   }
+  if (a.stream) hwy::FlushStream();
 }
 
 void ForwardRowAverage(const ForwardRow& a) {
@@ -358,10 +370,11 @@ void ForwardRowAverage(const ForwardRow& a) {
         Sum s = ZeroSum();
         for (std::size_t r = 0; r < a.nrows; ++r)
           for (std::int64_t w = wb; w < we; ++w) s.add(hn::LoadU(d, a.rows[r] + w * Cs + static_cast<std::int64_t>(c)));
-        hn::StoreU(s.mean(count), d, out + c);
+        StoreOut(s.mean(count), out + c, a.stream);
       }
       for (; c < C; ++c) average_cell(a, ow, c);
     }
+    if (a.stream) hwy::FlushStream();
     return;
   }
   std::int64_t lo, hi;
@@ -496,8 +509,11 @@ std::int64_t backward_col(const BackwardRow& a, std::int64_t ow, std::int64_t ne
       } else {
         val = hn::Div(hn::LoadU(d, g + c), hn::Set(d, count));
       }
-      if (a.accumulate) val = hn::Add(val, hn::LoadU(d, dst + c));
-      hn::StoreU(val, d, dst + c);
+      if (a.accumulate) {
+        hn::StoreU(hn::Add(val, hn::LoadU(d, dst + c)), d, dst + c);
+      } else {
+        StoreOut(val, dst + c, a.stream);
+      }
     }
     for (; c < C; ++c) {
       const float val = cell_gradient<kMax>(a, ow, w, c);
@@ -566,8 +582,14 @@ void backward_row(const BackwardRow& a) {
   }
 }
 
-void BackwardRowMax(const BackwardRow& a) { backward_row<true>(a); }
-void BackwardRowAverage(const BackwardRow& a) { backward_row<false>(a); }
+void BackwardRowMax(const BackwardRow& a) {
+  backward_row<true>(a);
+  if (a.stream) hwy::FlushStream();
+}
+void BackwardRowAverage(const BackwardRow& a) {
+  backward_row<false>(a);
+  if (a.stream) hwy::FlushStream();
+}
 
 // ---- global ----------------------------------------------------------------------------------
 

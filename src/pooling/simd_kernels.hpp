@@ -35,7 +35,8 @@ struct ForwardRow {
   std::uint8_t* argmax;   // max only, optional: cols.out * channels window cell indices
   // channels_first: floats readable from rows[nrows - 1] (to the end of the input), so that a
   // row's last, partial vector may load whole vectors and keep only its lanes.
-  std::int64_t readable;
+  std::int64_t readable;  // Non-temporal stores (the output is too large to be read back from cache).
+  bool stream = false;
 };
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);
@@ -80,6 +81,7 @@ struct BackwardRow {
   std::size_t channels;
   float* grad_in;  // cols.in * channels floats
   bool accumulate;
+  bool stream = false;  // non-temporal stores (writing only)
 };
 void backward_row_max(const BackwardRow& args);
 void backward_row_average(const BackwardRow& args);

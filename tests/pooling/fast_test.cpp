@@ -20,6 +20,7 @@
 
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
+#include "pooling/fast.hpp"
 #include "test_util.hpp"
 
 namespace poolnet {
@@ -203,6 +204,15 @@ TEST(FastKernelsTargets, EveryDispatchTargetMatchesTheReference) {
     hwy::SetSupportedTargetsForTest(0);
     if (::testing::Test::HasFailure()) break;
   }
+}
+
+// Outputs above 16 MiB are written with non-temporal stores; with the threshold at 0 every
+// aligned output vector is, and results must not change.
+TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {
+  const std::int64_t saved = fast::set_stream_threshold(0);
+  EXPECT_GT(check_random_cases(4321u, 800, Sizes::kSmall), 500);
+  EXPECT_GT(check_random_cases(4322u, 150, Sizes::kLongRows), 100);
+  fast::set_stream_threshold(saved);
 }
 
 TEST(FastKernelsLarge, ThreadedResultsAreBitIdenticalToOneThread) {

@@ -700,28 +700,33 @@ float GlobalMaxSlice(const float* p, std::size_t cells) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   float acc = p[0];
-  std::size_t i = 0;
-  if (cells >= 2 * N) {
-    // Two lane-wise running maxima; each lane keeps the rule in its own order. Only the sign of
-    // a zero maximum can depend on which tied cell came first; it is fixed below.
-    VF a0 = hn::LoadU(d, p), a1 = hn::LoadU(d, p + N);
-    for (i = 2 * N; i + 2 * N <= cells; i += 2 * N) {
+  if (cells >= N) {
+    // Two lane-wise running maxima and a NaN flag; the last, partial vector re-reads cells the
+    // loop saw (harmless for a maximum). The value is order-independent except for the sign of a
+    // zero maximum, fixed below from the first zero (the reference's first maximum).
+    VF a0 = hn::LoadU(d, p), a1 = a0;
+    auto nan = hn::IsNaN(a0);
+    std::size_t i = N;
+    for (; i + 2 * N <= cells; i += 2 * N) {
       const VF v0 = hn::LoadU(d, p + i), v1 = hn::LoadU(d, p + i + N);
-      a0 = hn::IfThenElse(Takes(v0, a0), v0, a0);
-      a1 = hn::IfThenElse(Takes(v1, a1), v1, a1);
+      a0 = MaxFirst(v0, a0);
+      a1 = MaxFirst(v1, a1);
+      nan = hn::Or(nan, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)));
     }
-    alignas(64) float lanes[2 * HWY_MAX_BYTES / sizeof(float)];
-    hn::StoreU(a0, d, lanes);
-    hn::StoreU(a1, d, lanes + N);
-    acc = lanes[0];
-    for (std::size_t l = 1; l < 2 * N; ++l)
-      if (takes(lanes[l], acc)) acc = lanes[l];
+    for (; i < cells; i += N) {
+      const VF v = hn::LoadU(d, p + std::min(i, cells - N));
+      a0 = MaxFirst(v, a0);
+      nan = hn::Or(nan, hn::IsNaN(v));
+    }
+    if (!hn::AllFalse(d, nan)) return kNaN;
+    acc = hn::GetLane(hn::MaxOfLanes(d, MaxFirst(a1, a0)));
+  } else {
+    for (std::size_t i = 1; i < cells; ++i)
+      if (takes(p[i], acc)) acc = p[i];
   }
-  for (; i < cells; ++i)
-    if (takes(p[i], acc)) acc = p[i];
   if (acc == 0.0f) {
     for (std::size_t j = 0; j < cells; ++j)
-      if (p[j] == 0.0f) return p[j];  // the first zero: the reference's first maximum
+      if (p[j] == 0.0f) return p[j];
   }
   return canonical(acc);
 }

@@ -149,14 +149,86 @@ bool use_plane_kernels(const View& v, std::size_t lanes) {
 }
 
 // Windowed forward, max (optionally saving the argmax) or average: one task per output row.
+// The real input rows of output row (od, oh)'s window in one channels_last image (`row_floats`
+// apart) and their first cell indices in the window; returns how many.
+std::size_t window_rows(const View& v, const float* image, std::int64_t row_floats, std::int64_t od,
+                        std::int64_t oh, const float** row_ptrs, std::int32_t* row_ids) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  std::size_t n = 0;
+  const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before;
+  for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+    for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h) {
+      row_ptrs[n] = image + (d * H.in + h) * row_floats;
+      row_ids[n] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window);
+      ++n;
+    }
+  return n;
+}
+
+// Small channels_first planes, windows of more than 4 cells: groups of `lanes` planes are
+// gathered into one channels_last image in L2 (one gather per input cell instead of one per
+// window cell and output), pooled by the channels_last kernels, and scattered back.
+// Returns the number of planes done (whole groups).
+std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
+                                       const float* input, float* output, std::uint8_t* argmax) {
+  const auto L = static_cast<std::int64_t>(lanes);
+  const std::int64_t groups = v.images / L;
+  if (window_cells(plan) <= 4 || groups == 0) return 0;
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const std::int64_t row_floats = W.in * L;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<float> image(static_cast<std::size_t>(v.in_image * L)), pooled(static_cast<std::size_t>(v.out_image * L));
+    std::vector<std::uint8_t> indices(argmax ? pooled.size() : 0);
+    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
+    std::vector<std::int32_t> row_ids(row_ptrs.size());
+#pragma omp for schedule(static)
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const float* first = input + g * L * v.in_image;
+      if (g + 1 < groups) {
+        for (std::int64_t i = 0; i < L * v.in_image; i += 16) __builtin_prefetch(first + L * v.in_image + i);
+      }
+      simd::planes_to_channels_last(first, static_cast<std::size_t>(v.in_image),
+                                    static_cast<std::size_t>(v.in_image), image.data());
+      for (std::int64_t od = 0; od < D.out; ++od)
+        for (std::int64_t oh = 0; oh < H.out; ++oh) {
+          const std::size_t n = window_rows(v, image.data(), row_floats, od, oh, row_ptrs.data(), row_ids.data());
+          const auto at = static_cast<std::size_t>((od * H.out + oh) * W.out * L);
+          const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v), lanes, pooled.data() + at,
+                                      argmax ? indices.data() + at : nullptr, 0, false};
+          if (is_max) {
+            simd::forward_row_max(args);
+          } else {
+            simd::forward_row_average(args);
+          }
+        }
+      simd::channels_last_to_planes(pooled.data(), static_cast<std::size_t>(v.out_image),
+                                    output + g * L * v.out_image, static_cast<std::size_t>(v.out_image));
+      if (argmax) {
+        for (std::int64_t o = 0; o < v.out_image; ++o)
+          for (std::int64_t l = 0; l < L; ++l)
+            argmax[(g * L + l) * v.out_image + o] = indices[static_cast<std::size_t>(o * L + l)];
+      }
+    }
+  }
+  return groups * L;
+}
+
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::size_t lanes = simd::lanes();
   if (use_plane_kernels(v, lanes)) {
+    const std::int64_t done = transposed_planes_forward(plan, v, lanes, input, output, argmax);
+    if (done == v.images) return;
     const PlaneTableStorage planes(v, lanes);
 #pragma omp parallel for schedule(static) if (parallel_worth(v))
-    for (std::int64_t p = 0; p < v.images; ++p) {
+    for (std::int64_t p = done; p < v.images; ++p) {
       const float* in = input + p * v.in_image;
       float* out = output + p * v.out_image;
       // Gathers defeat the hardware prefetcher: fetch the next plane while this one is reduced.
@@ -185,15 +257,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t b = task / (D.out * H.out);
       const std::int64_t od = (task / H.out) % D.out;
       const std::int64_t oh = task % H.out;
-      const float* image = input + b * v.in_image;
-      std::size_t n = 0;
-      const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before;
-      for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
-        for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h) {
-          row_ptrs[n] = image + (d * H.in + h) * row_floats;
-          row_ids[n] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window);
-          ++n;
-        }
+      const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs.data(), row_ids.data());
       const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),

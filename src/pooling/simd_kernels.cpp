@@ -458,6 +458,22 @@ void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
 
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
+void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t plane_stride, float* out) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
+  for (std::size_t i = 0; i < cells; ++i) hn::StoreU(hn::GatherIndex(d, first + i, offsets), d, out + i * N);
+}
+
+void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
+  for (std::size_t i = 0; i < cells; ++i) hn::ScatterIndex(hn::LoadU(d, in + i * N), d, first + i, offsets);
+}
+
 void BackwardPlane(const ReversePlaneTable& t, const float* values, const float* indices, float* grad_in) {
   const DF d;
   const DI di;
@@ -796,6 +812,8 @@ HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(Lanes);
+HWY_EXPORT(PlanesToChannelsLast);
+HWY_EXPORT(ChannelsLastToPlanes);
 HWY_EXPORT(BackwardPlane);
 HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
@@ -809,6 +827,12 @@ HWY_EXPORT(WriteShares);
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out) {
+  HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out);
+}
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
+  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride);
+}
 void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
   HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);
 }

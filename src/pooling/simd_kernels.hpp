@@ -56,6 +56,11 @@ std::size_t lanes();  // float lanes of the dispatched target
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax);
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
 
+// lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
+// image with lanes() channels (out[cell * lanes() + plane]), and back.
+void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out);
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride);
+
 // Backward of a small channels_first plane whose windows do not overlap: each input cell gathers
 // the gradient of the one output whose window holds it. values: per output, the upstream gradient
 // (max) or its share (average); indices (max only): the saved argmax as floats.

@@ -175,7 +175,8 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
                                        const float* input, float* output, std::uint8_t* argmax) {
   const auto L = static_cast<std::int64_t>(lanes);
   const std::int64_t groups = v.images / L;
-  if (window_cells(plan) <= 4 || groups == 0) return 0;
+  // The group's image must stay in L2 (and its gather offsets in int32).
+  if (window_cells(plan) <= 4 || groups == 0 || v.in_image * L * 4 > (std::int64_t{1} << 21)) return 0;
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
@@ -315,7 +316,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
   const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
-  if (use_plane_kernels(v, lanes) && !overlapping && !is_max) {
+  if (use_plane_kernels(v, lanes) && !overlapping && !is_max && v.in_image * 12 <= (std::int64_t{1} << 20)) {
     // Small channels_first planes, average over windows that do not overlap: every input cell
     // takes its share from at most one output, gathered (simd::backward_plane), one pass of
     // stores. (Max does better with the scalar scatter below: one add per output.)

@@ -300,13 +300,15 @@ void max_row_channels_first(const ForwardRow& a) {
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const Axis& x = a.cols;
   std::int64_t lo, hi;
-  // Stride 2 loads 2N floats from the window start + kw: one col beyond the last window cell.
-  interior(x, x.stride == 2 ? x.window + 1 : x.window, lo, hi);
+  // Stride 2 loads 2N floats from the window start + kw: one col beyond the last lane's cell, so
+  // the row's last vector is checked against the end of the input (the col read beyond the row is
+  // the next row's first and is discarded).
+  interior(x, x.window, lo, hi);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) max_cell<kArgmax>(a, ow, 0);
   for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
     lanes = std::min(N, hi - ow);
-    if (lanes < N && !whole_vectors_readable(a, ow)) break;
+    if ((lanes < N || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;
     const std::int64_t ws = start_of(x, ow);
     VF acc = hn::Zero(d), idx = hn::Zero(d);
     auto nan = hn::FirstN(d, 0);
@@ -378,14 +380,14 @@ void ForwardRowAverage(const ForwardRow& a) {
     return;
   }
   std::int64_t lo, hi;
-  interior(x, x.stride == 2 ? x.window + 1 : x.window, lo, hi);
+  interior(x, x.window, lo, hi);  // see max_row_channels_first
   const double count = static_cast<double>(a.nrows) * static_cast<double>(x.window);
   const auto Ns = static_cast<std::int64_t>(N);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) average_cell(a, ow, 0);
   for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
     lanes = std::min(Ns, hi - ow);
-    if (lanes < Ns && !whole_vectors_readable(a, ow)) break;
+    if ((lanes < Ns || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;
     const std::int64_t ws = start_of(x, ow);
     Sum s = ZeroSum();
     for (std::size_t r = 0; r < a.nrows; ++r)

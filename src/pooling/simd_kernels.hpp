@@ -35,8 +35,8 @@ struct ForwardRow {
   std::uint8_t* argmax;   // max only, optional: cols.out * channels window cell indices
   // channels_first: floats readable from rows[nrows - 1] (to the end of the input), so that a
   // row's last, partial vector may load whole vectors and keep only its lanes.
-  std::int64_t readable;  // Non-temporal stores (the output is too large to be read back from cache).
-  bool stream = false;
+  std::int64_t readable;
+  bool stream = false;  // non-temporal stores (the output is too large to be read back from cache)
 };
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);
@@ -44,7 +44,7 @@ void forward_row_average(const ForwardRow& args);
 // channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
 // output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,
 // gathering each window cell. The table is the same for every plane of a plan; the driver builds
-// it once per call (PlaneTable::build in fast.cpp) for lanes() lanes.
+// it once per call (PlaneTableStorage in fast.cpp) for lanes() lanes.
 struct PlaneTable {
   std::size_t outputs;        // per plane
   std::size_t cells;          // of the full window

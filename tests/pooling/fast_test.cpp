@@ -238,6 +238,42 @@ TEST(FastKernelsLarge, ThreadedResultsAreBitIdenticalToOneThread) {
   }
 }
 
+// NaN propagates from every lane of a vector body and every scalar tail: one NaN (either sign) at
+// each position of a window, in turn, for channels_last (37 channels: 2 vectors of 16 + a tail of 5
+// on AVX-512; other splits on AVX2/SSE4) and channels_first (70 cols: full vectors, a partial one,
+// edges), max and average, global and windowed; the NaN output must be the reference's (canonical).
+TEST(FastKernelsSpecialValues, NaNPropagatesFromEveryLaneAndTail) {
+  const float nans[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN()};
+  const struct {
+    Shape shape;
+    DataFormat format;
+  } layouts[] = {{Shape{1, 4, 4, 37}, DataFormat::kChannelsLast}, {Shape{1, 2, 2, 70}, DataFormat::kChannelsFirst}};
+  for (const auto& layout : layouts) {
+    for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+      for (const bool global : {false, true}) {
+        const PoolSpec spec = global ? testing::global_spec(op, 2, layout.format)
+                                     : testing::windowed_spec(op, 2, {2, 2}, {2, 2}, Padding::kValid, layout.format);
+        const PoolPlan plan = plan_pooling(spec, layout.shape);
+        const Tensor base = testing::random_tensor(layout.shape, 11);
+        for (std::int64_t i = 0; i < base.size(); ++i) {
+          Tensor x = base;
+          x[i] = nans[i % 2];
+          const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+          const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+          int nan_outputs = 0;
+          for (std::int64_t o = 0; o < ref.size(); ++o) {
+            nan_outputs += std::isnan(fast[o]) ? 1 : 0;
+            ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[o], ref[o]) : same_average(fast[o], ref[o]))
+                << to_string(op) << " global " << global << " " << to_string(layout.format) << " NaN at " << i
+                << ": output " << o << " fast " << fast[o] << " reference " << ref[o];
+          }
+          ASSERT_EQ(nan_outputs, 1) << to_string(op) << " global " << global << " NaN at " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(FastKernelsArgmax, WindowsOfMoreThan255CellsUseWiderIndices) {
   // 16x17 = 272 cells: two bytes per output (indices up to 271); served by the reference.
   const Shape shape{2, 32, 34, 3};

@@ -6,9 +6,10 @@
 // timed N times round-robin (poolnet, oneDNN, poolnet, oneDNN, ...); the median is reported.
 // Inputs (and outputs) rotate among enough buffers that together they exceed twice the L3 cache,
 // so no repetition reads what the previous one left in cache. Bytes counted: forward = input read
-// + output written; backward = grad_output read + grad_input written, plus the input read for max
-// pooling (poolnet reads the input to find the maxima; oneDNN reads its smaller workspace instead,
-// so its GB/s is an "effective" figure on the same byte count).
+// + output written; backward = grad_output read + grad_input written, plus for max pooling the
+// 1-byte argmax per output that both systems saved in their training forward (poolnet:
+// pool_forward_argmax, oneDNN: the forward_training workspace, u8 for windows under 256 cells).
+// Max backward is timed as training runs it: from the saved argmax, without reading the input.
 #include <omp.h>
 
 #include <algorithm>
@@ -18,7 +19,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -32,6 +32,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "poolnet/error.hpp"
+#include "io/atomic_file.hpp"
 #include "poolnet/pooling.hpp"
 
 namespace {
@@ -278,6 +279,8 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
   std::vector<Buffer> outputs, grad_outputs, grad_inputs;
   std::vector<dnnl::memory> src_mem, dst_mem, ddst_mem, dsrc_mem, ws_mem;
   std::optional<dnnl::pooling_backward> bwd_prim;
+  std::vector<std::vector<std::uint8_t>> argmaxes;
+  std::vector<float> outputs_scratch(c.backward ? out_n : 0);
 
   if (!c.backward) {
     outputs = make_buffers(rot, out_n, false, 0);
@@ -296,6 +299,13 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
   } else {
     grad_outputs = make_buffers(rot, out_n, true, 2000);
     grad_inputs = make_buffers(rot, in_n, false, 0);
+    // poolnet's saved argmax per input buffer (untimed, like oneDNN's workspace below).
+    if (is_max(c) && !is_global(c)) {
+      for (std::size_t i = 0; i < rot; ++i) {
+        argmaxes.emplace_back(out_n * poolnet::argmax_bytes(plan));
+        poolnet::pool_forward_argmax(plan, inputs[i].data(), outputs_scratch.data(), argmaxes.back().data());
+      }
+    }
     outputs = make_buffers(1, out_n, false, 0);  // forward_training's dst (workspace pass only)
     const dnnl::pooling_forward::desc tr_d(dnnl::prop_kind::forward_training, alg, src_md, dst_md, strides,
                                            kernel, pad_l, pad_r);
@@ -317,10 +327,18 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
       }
     }
     strm.wait();
-    m.bytes = static_cast<double>((out_n + in_n + (has_ws ? in_n : 0)) * sizeof(float));
+    // Global max backward has no workspace in either system: both read the input.
+    const bool global_max = is_max(c) && is_global(c);
+    m.bytes = static_cast<double>((out_n + in_n + (global_max ? in_n : 0)) * sizeof(float)) +
+              static_cast<double>(argmaxes.empty() ? 0 : out_n * poolnet::argmax_bytes(plan));
     run_poolnet = [&](std::size_t i) {
-      poolnet::pool_backward(plan, inputs[i].data(), grad_outputs[i].data(), grad_inputs[i].data(),
-                             poolnet::PoolBackend::kAuto);
+      if (!argmaxes.empty()) {
+        poolnet::pool_backward_argmax(plan, argmaxes[i].data(), grad_outputs[i].data(), grad_inputs[i].data(),
+                                      poolnet::PoolBackend::kAuto);
+      } else {
+        poolnet::pool_backward(plan, inputs[i].data(), grad_outputs[i].data(), grad_inputs[i].data(),
+                               poolnet::PoolBackend::kAuto);
+      }
     };
     run_onednn = [&, has_ws](std::size_t i) {
       if (has_ws) {
@@ -586,6 +604,7 @@ int main(int argc, char** argv) {
     const double cms = copy_ms(reps);
     const double copy_gbps = 2.0 * static_cast<double>(kCopyBytes) / (cms * 1e6);
     rows.push_back({"copy", "memcpy", "512MiB", "-", "forward", threads, cms, copy_gbps, 1.0, std::nullopt, ""});
+    std::cerr << "poolnet SIMD target: " << poolnet::pool_simd_target() << "; threads: " << threads << "\n";
     std::cerr << "copy: " << fmt(cms, 2) << " ms, " << fmt(copy_gbps, 2) << " GB/s\n";
 
     for (const Config& c : configs) {
@@ -618,14 +637,7 @@ int main(int argc, char** argv) {
     }
     std::cerr << "\n";
     print_table(rows);
-    if (!json_path.empty()) {
-      std::ofstream f(json_path);
-      if (!f) {
-        std::cerr << "poolnet-bench: cannot write " << json_path << "\n";
-        return 1;
-      }
-      f << rows_json(rows).dump(2) << "\n";
-    }
+    if (!json_path.empty()) poolnet::io::write_file_atomically(json_path, rows_json(rows).dump(2) + "\n");
   } catch (const dnnl::error& e) {
     std::cerr << "poolnet-bench: oneDNN error: " << e.what() << "\n";
     return 1;

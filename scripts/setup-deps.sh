@@ -13,6 +13,7 @@ packages=(
   libopenblas-openmp-dev  # GEMM for convolutions and Dense (OpenMP build)
   zlib1g-dev        # gzip-compressed IDX files
   libpng-dev        # PNG images (predict, figures)
+  libhwy-dev        # Google Highway: SIMD pooling kernels with run-time dispatch
   libdnnl-dev       # oneDNN 2.6, the pooling baseline of build/poolnet-bench (optional to build)
   dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
 )

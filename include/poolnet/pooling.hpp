@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -104,8 +105,7 @@ PoolPlan plan_pooling(const PoolSpec& spec, const Shape& input_shape,
 enum class PoolBackend {
   kAuto,       // the fastest kernel that supports the plan
   kReference,  // plain loops; the oracle every other kernel is tested against
-  kFast,       // the threaded kernels (src/pooling/fast.cpp); falls back to the reference for
-               // what they do not cover (global max backward)
+  kFast,       // the threaded SIMD kernels (src/pooling/fast.cpp, simd_kernels.cpp)
 };
 
 // output: plan.output_shape.elements() floats. Never fails on a valid plan.
@@ -116,6 +116,23 @@ void pool_forward(const PoolPlan& plan, const float* input, float* output,
 // (plan.input_shape.elements() floats). Max pooling reads `input` to find the maxima.
 void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output,
                    float* grad_input, PoolBackend backend = PoolBackend::kAuto);
+
+// Training: windowed max pooling saves where each maximum came from, so that backward only
+// scatters (no search, no input read). The argmax holds, per output element and in the output's
+// layout, the index of the selected cell in its window: row-major over the full pool_size window,
+// padding positions included, the first maximum (the first NaN when there is one), as
+// argmax_bytes(plan) little-endian bytes: 1 for windows of at most 255 cells, 2 up to 65535, else 4.
+// Both throw ArgumentError for a plan that is not windowed max pooling.
+std::size_t argmax_bytes(const PoolPlan& plan);
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output,
+                         std::uint8_t* argmax, PoolBackend backend = PoolBackend::kAuto);
+// Same result as pool_backward() on the input the argmax was saved from.
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax,
+                          const float* grad_output, float* grad_input,
+                          PoolBackend backend = PoolBackend::kAuto);
+
+// The instruction set the SIMD kernels run on this CPU (chosen at run time), e.g. "AVX3".
+std::string_view pool_simd_target();
 
 // Tensor conveniences: check that the tensors' shapes match the plan (ShapeError otherwise).
 Tensor pool_forward(const PoolPlan& plan, const Tensor& input,

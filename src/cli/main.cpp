@@ -3,7 +3,9 @@
 
 #include <iostream>
 #include <optional>
+#include <string_view>
 
+#include "cli/bench_command.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/pool_demo.hpp"
 #include "io/csv.hpp"
@@ -40,6 +42,11 @@ int run_pool(const std::string& input_path, const std::string& pool_size,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `poolnet bench ...` hands all its arguments to the poolnet-bench program.
+  if (argc >= 2 && std::string_view(argv[1]) == "bench") {
+    argv[1] = argv[0];
+    return poolnet::cli::exec_bench(argv + 1);
+  }
   CLI::App app{"poolnet: Keras's pooling layers, exactly, in C++"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "poolnet 0.1.0");
@@ -102,6 +109,11 @@ int main(int argc, char** argv) {
   predict->add_option("model", predict_model, "Saved model (.pnet)")->required();
   predict->add_option("images", predict_images, "Image files")->required();
   predict->add_option("--top", predict_top, "How many classes to show")->capture_default_str();
+
+  // Listed for --help; main() hands it to poolnet-bench before parsing.
+  app.add_subcommand("bench", "Pooling benchmark: poolnet's kernels vs oneDNN vs a memory copy "
+                              "(runs poolnet-bench; `poolnet bench --help`)")
+      ->allow_extras();
 
   CLI11_PARSE(app, argc, argv);
 

@@ -84,7 +84,14 @@ void PoolingLayer::forward_train_into(const Tensor& input, Tensor& output, Rng& 
   (void)rng;
   const PoolPlan& p = train_plan(input.shape());
   output.resize(layer_output_shape(p));
-  pool_forward(p, input.data(), output.data(), backend_);
+  if (saves_argmax()) {
+    const auto bytes = static_cast<std::size_t>(p.output_shape.elements()) * argmax_bytes(p);
+    if (argmax_.size() < bytes) argmax_.resize(bytes);
+    pool_forward_argmax(p, input.data(), output.data(), argmax_.data(), backend_);
+    argmax_input_shape_ = input.shape();
+  } else {
+    pool_forward(p, input.data(), output.data(), backend_);
+  }
 }
 
 void PoolingLayer::backward_train_into(const Tensor& input, const Tensor& output,
@@ -100,7 +107,11 @@ void PoolingLayer::backward_train_into(const Tensor& input, const Tensor& output
   }
   if (grad_input == nullptr) return;
   grad_input->resize(p.input_shape);
-  pool_backward(p, input.data(), grad_output.data(), grad_input->data(), backend_);
+  if (saves_argmax() && argmax_input_shape_ == input.shape()) {
+    pool_backward_argmax(p, argmax_.data(), grad_output.data(), grad_input->data(), backend_);
+  } else {
+    pool_backward(p, input.data(), grad_output.data(), grad_input->data(), backend_);
+  }
 }
 
 nlohmann::json PoolingLayer::get_config() const {

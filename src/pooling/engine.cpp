@@ -3,6 +3,7 @@
 #include "poolnet/pooling.hpp"
 #include "pooling/fast.hpp"
 #include "pooling/reference.hpp"
+#include "pooling/simd_kernels.hpp"
 
 namespace poolnet {
 namespace {
@@ -33,18 +34,50 @@ void pool_backward(const PoolPlan& plan, const float* input, const float* grad_o
   switch (backend) {
     case PoolBackend::kAuto:
     case PoolBackend::kFast:
-      if (fast::supports_backward(plan)) {
-        fast::pool_backward(plan, input, grad_output, grad_input);
-        return;
-      }
-      // Global max backward (an even split among ties) is rare and cheap: the reference serves.
-      reference::pool_backward(plan, input, grad_output, grad_input);
+      fast::pool_backward(plan, input, grad_output, grad_input);
       return;
     case PoolBackend::kReference:
       reference::pool_backward(plan, input, grad_output, grad_input);
       return;
   }
 }
+
+std::size_t argmax_bytes(const PoolPlan& plan) {
+  const std::int64_t cells = plan.axes[0].window * plan.axes[1].window * plan.axes[2].window;
+  return cells <= 255 ? 1 : cells <= 65535 ? 2 : 4;
+}
+
+namespace {
+void check_argmax_plan(const PoolPlan& plan, std::string_view function) {
+  if (plan.spec.op != PoolOp::kMax || plan.spec.global) {
+    throw ArgumentError("pooling: " + std::string(function) + " needs windowed max pooling, got " +
+                        (plan.spec.global ? "global " : "windowed ") + std::string(to_string(plan.spec.op)));
+  }
+}
+}  // namespace
+
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output,
+                         std::uint8_t* argmax, PoolBackend backend) {
+  check_argmax_plan(plan, "pool_forward_argmax");
+  // The fast kernels keep 1-byte indices; wider windows (over 255 cells) take the reference.
+  if (backend != PoolBackend::kReference && fast::supports_argmax(plan)) {
+    fast::pool_forward_argmax(plan, input, output, argmax);
+  } else {
+    reference::pool_forward_argmax(plan, input, output, argmax);
+  }
+}
+
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax,
+                          const float* grad_output, float* grad_input, PoolBackend backend) {
+  check_argmax_plan(plan, "pool_backward_argmax");
+  if (backend != PoolBackend::kReference && fast::supports_argmax(plan)) {
+    fast::pool_backward_argmax(plan, argmax, grad_output, grad_input);
+  } else {
+    reference::pool_backward_argmax(plan, argmax, grad_output, grad_input);
+  }
+}
+
+std::string_view pool_simd_target() { return simd::target_name(); }
 
 Tensor pool_forward(const PoolPlan& plan, const Tensor& input, PoolBackend backend) {
   check_shape(input, plan.input_shape, "input");

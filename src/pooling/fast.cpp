@@ -1,175 +1,555 @@
-// One kernel for both layouts: a channels_first tensor (B, C, D, H, W) is a channels_last tensor
-// (B * C, D, H, W) with one channel, so both run the channels_last loops below, in which the
-// innermost loop runs across channels (contiguous, vectorizable) and the window is clipped per
-// output instead of padding copies.
+// The fast backend's driver: it partitions the work among OpenMP threads (every thread owns
+// disjoint output, so results never depend on the thread count) and hands rows to the SIMD
+// microkernels of simd_kernels.hpp.
+//
+// Both layouts share one loop nest: a channels_last tensor is `batch` images of `channels`
+// interleaved channels (the kernels vectorize across channels); a channels_first tensor is
+// batch x channels images of one channel (the kernels vectorize along the cols).
 #include "pooling/fast.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+#include <atomic>
 #include <limits>
 #include <vector>
+
+#include "pooling/simd_kernels.hpp"
 
 namespace poolnet::fast {
 namespace {
 
-// The channels_last view of a plan.
 struct View {
-  std::int64_t batch;     // independent images
-  std::int64_t channels;  // contiguous innermost run
+  std::int64_t images;    // independent images
+  std::int64_t channels;  // interleaved channels per image (1 for channels_first)
   std::array<AxisGeometry, kMaxSpatialRank> axes;
   std::int64_t in_image, out_image;  // floats per image
 };
 
 View view_of(const PoolPlan& plan) {
   View v;
-  if (plan.spec.data_format == DataFormat::kChannelsLast) {
-    v.batch = plan.batch;
-    v.channels = plan.channels;
-  } else {
-    v.batch = plan.batch * plan.channels;
-    v.channels = 1;
-  }
+  const bool last = plan.spec.data_format == DataFormat::kChannelsLast;
+  v.images = last ? plan.batch : plan.batch * plan.channels;
+  v.channels = last ? plan.channels : 1;
   v.axes = plan.axes;
   v.in_image = plan.spatial_in() * v.channels;
   v.out_image = plan.spatial_out() * v.channels;
   return v;
 }
 
-// Channel blocks owned by one thread in backward: 16 floats = one cache line, so threads never
-// share a line of grad_input.
-constexpr std::int64_t kChannelBlock = 16;
+// Outputs at least this large are written with non-temporal stores: a write of half the L3 evicts
+// most of it anyway, and skipping the read-for-ownership of every line saves a third of the traffic
+// of a write.
+constexpr std::int64_t kDefaultStreamBytes = std::int64_t{16} << 20;
+std::atomic<std::int64_t> stream_bytes{kDefaultStreamBytes};
 
 // Below this many input floats a parallel region costs more than it saves.
 constexpr std::int64_t kMinParallelWork = std::int64_t{1} << 15;
 
-// NaN-propagating max step, identical to the reference: a NaN accumulator stays NaN, a NaN
-// input replaces it, otherwise the larger value.
-inline float max_step(float acc, float v) { return (acc != acc) ? acc : ((v > acc || v != v) ? v : acc); }
+bool parallel_worth(const View& v) { return v.images * v.in_image >= kMinParallelWork; }
 
-template <typename Fn>
-void for_each_window_cell(const View& v, std::int64_t od, std::int64_t oh, std::int64_t ow, Fn&& fn) {
+simd::Axis cols_of(const View& v) {
+  const AxisGeometry& w = v.axes[2];
+  return {w.in, w.window, w.stride, w.out, w.pad_before};
+}
+
+std::int64_t window_cells(const PoolPlan& plan) {
+  return plan.axes[0].window * plan.axes[1].window * plan.axes[2].window;
+}
+
+// The gather table of a channels_first plane (simd::PlaneTable), shared by all planes of a plan.
+struct PlaneTableStorage {
+  std::vector<std::int32_t> index, real;
+  std::vector<float> count;
+  simd::PlaneTable table{};
+
+  PlaneTableStorage(const View& v, std::size_t lanes) {
+    const AxisGeometry& D = v.axes[0];
+    const AxisGeometry& H = v.axes[1];
+    const AxisGeometry& W = v.axes[2];
+    const auto outputs = static_cast<std::size_t>(D.out * H.out * W.out);
+    const auto cells = static_cast<std::size_t>(D.window * H.window * W.window);
+    const std::size_t groups = (outputs + lanes - 1) / lanes;
+    index.assign(groups * cells * lanes, 0);
+    real.assign(groups * cells * lanes, 0);
+    count.assign(groups * lanes, 1.0f);
+    std::size_t o = 0;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow, ++o) {
+          const std::size_t g = o / lanes, lane = o % lanes;
+          const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before,
+                             w0 = ow * W.stride - W.pad_before;
+          const std::int64_t first_real =
+              (D.window_begin(od) * H.in + H.window_begin(oh)) * W.in + W.window_begin(ow);
+          count[g * lanes + lane] = static_cast<float>((D.window_end(od) - D.window_begin(od)) *
+                                                       (H.window_end(oh) - H.window_begin(oh)) *
+                                                       (W.window_end(ow) - W.window_begin(ow)));
+          std::size_t k = 0;
+          for (std::int64_t kd = 0; kd < D.window; ++kd)
+            for (std::int64_t kh = 0; kh < H.window; ++kh)
+              for (std::int64_t kw = 0; kw < W.window; ++kw, ++k) {
+                const std::int64_t d = d0 + kd, h = h0 + kh, w = w0 + kw;
+                const bool is_real = d >= 0 && d < D.in && h >= 0 && h < H.in && w >= 0 && w < W.in;
+                const std::size_t at = (g * cells + k) * lanes + lane;
+                index[at] = static_cast<std::int32_t>(is_real ? (d * H.in + h) * W.in + w : first_real);
+                real[at] = is_real ? -1 : 0;
+              }
+        }
+    table = {outputs, cells, index.data(), real.data(), count.data()};
+  }
+};
+
+// For non-overlapping windows on a channels_first plane: per input cell, the output whose window
+// holds it (or none) and its index in that window (simd::ReversePlaneTable).
+struct ReverseTableStorage {
+  std::vector<std::int32_t> output, real;
+  std::vector<float> cell, count;
+  simd::ReversePlaneTable table{};
+
+  ReverseTableStorage(const View& v, std::size_t lanes) {
+    const AxisGeometry& D = v.axes[0];
+    const AxisGeometry& H = v.axes[1];
+    const AxisGeometry& W = v.axes[2];
+    const auto inputs = static_cast<std::size_t>(v.in_image);
+    const std::size_t padded = (inputs + lanes - 1) / lanes * lanes;
+    output.assign(padded, 0);
+    real.assign(padded, 0);
+    cell.assign(padded, 0.0f);
+    count.assign(static_cast<std::size_t>(v.out_image), 1.0f);
+    std::size_t o = 0;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow, ++o) {
+          const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before,
+                             w0 = ow * W.stride - W.pad_before;
+          count[o] = static_cast<float>((D.window_end(od) - D.window_begin(od)) *
+                                        (H.window_end(oh) - H.window_begin(oh)) *
+                                        (W.window_end(ow) - W.window_begin(ow)));
+          for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+            for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+              for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w) {
+                const auto i = static_cast<std::size_t>((d * H.in + h) * W.in + w);
+                output[i] = static_cast<std::int32_t>(o);
+                real[i] = -1;
+                cell[i] = static_cast<float>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
+              }
+        }
+    table = {inputs, output.data(), real.data(), cell.data()};
+  }
+};
+
+// channels_first planes with fewer output cols than two vectors take the plane kernels when their
+// gather table is small (it is read once per plane; it must stay in cache).
+bool use_plane_kernels(const View& v, std::size_t lanes) {
+  if (v.channels != 1 || v.axes[2].out >= static_cast<std::int64_t>(2 * lanes)) return false;
+  const std::int64_t outputs = v.axes[0].out * v.axes[1].out * v.axes[2].out;
+  const std::int64_t cells = v.axes[0].window * v.axes[1].window * v.axes[2].window;
+  return outputs * cells * 8 <= (std::int64_t{1} << 18) && v.in_image < (std::int64_t{1} << 31);
+}
+
+// Windowed forward, max (optionally saving the argmax) or average: one task per output row.
+// The real input rows of output row (od, oh)'s window in one channels_last image (`row_floats`
+// apart) and their first cell indices in the window; returns how many.
+std::size_t window_rows(const View& v, const float* image, std::int64_t row_floats, std::int64_t od,
+                        std::int64_t oh, const float** row_ptrs, std::int32_t* row_ids) {
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
-  const std::int64_t d1 = D.window_end(od), h1 = H.window_end(oh), w1 = W.window_end(ow);
-  for (std::int64_t d = D.window_begin(od); d < d1; ++d)
-    for (std::int64_t h = H.window_begin(oh); h < h1; ++h)
-      for (std::int64_t w = W.window_begin(ow); w < w1; ++w)
-        fn(((d * H.in + h) * W.in + w) * v.channels);
+  std::size_t n = 0;
+  const std::int64_t d0 = od * D.stride - D.pad_before, h0 = oh * H.stride - H.pad_before;
+  for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+    for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h) {
+      row_ptrs[n] = image + (d * H.in + h) * row_floats;
+      row_ids[n] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window);
+      ++n;
+    }
+  return n;
 }
 
-std::int64_t window_count(const View& v, std::int64_t od, std::int64_t oh, std::int64_t ow) {
-  return (v.axes[0].window_end(od) - v.axes[0].window_begin(od)) *
-         (v.axes[1].window_end(oh) - v.axes[1].window_begin(oh)) *
-         (v.axes[2].window_end(ow) - v.axes[2].window_begin(ow));
-}
-
-}  // namespace
-
-void pool_forward(const PoolPlan& plan, const float* input, float* output) {
-  const View v = view_of(plan);
-  const std::int64_t C = v.channels;
-  const std::int64_t OD = v.axes[0].out, OH = v.axes[1].out, OW = v.axes[2].out;
+// Small channels_first planes, windows of more than 4 cells: groups of `lanes` planes are
+// gathered into one channels_last image in L2 (one gather per input cell instead of one per
+// window cell and output), pooled by the channels_last kernels, and scattered back.
+// Returns the number of planes done (whole groups).
+std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
+                                       const float* input, float* output, std::uint8_t* argmax) {
+  const auto L = static_cast<std::int64_t>(lanes);
+  const std::int64_t groups = v.images / L;
+  // The group's image must stay in L2 (and its gather offsets in int32).
+  if (window_cells(plan) <= 4 || groups == 0 || v.in_image * L * 4 > (std::int64_t{1} << 21)) return 0;
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
   const bool is_max = plan.spec.op == PoolOp::kMax;
-  const std::int64_t rows = v.batch * OD * OH;
-#pragma omp parallel if (v.batch * v.in_image >= kMinParallelWork)
+  const std::int64_t row_floats = W.in * L;
+#pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<double> sums(static_cast<std::size_t>(is_max ? 0 : C));
+    std::vector<float> image(static_cast<std::size_t>(v.in_image * L)), pooled(static_cast<std::size_t>(v.out_image * L));
+    std::vector<std::uint8_t> indices(argmax ? pooled.size() : 0);
+    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
+    std::vector<std::int32_t> row_ids(row_ptrs.size());
 #pragma omp for schedule(static)
-    for (std::int64_t row = 0; row < rows; ++row) {
-      const std::int64_t b = row / (OD * OH);
-      const std::int64_t od = (row / OH) % OD;
-      const std::int64_t oh = row % OH;
-      const float* image = input + b * v.in_image;
-      float* out_row = output + b * v.out_image + (od * OH + oh) * OW * C;
-      for (std::int64_t ow = 0; ow < OW; ++ow) {
-        float* out = out_row + ow * C;
-        if (is_max) {
-          std::fill_n(out, C, -std::numeric_limits<float>::infinity());
-          for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-            const float* cell = image + offset;
-            for (std::int64_t c = 0; c < C; ++c) out[c] = max_step(out[c], cell[c]);
-          });
-        } else {
-          // Sums in double like the reference, so long (global) windows stay exact.
-          std::fill(sums.begin(), sums.end(), 0.0);
-          double* s = sums.data();
-          for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-            const float* cell = image + offset;
-            for (std::int64_t c = 0; c < C; ++c) s[c] += static_cast<double>(cell[c]);
-          });
-          const double count = static_cast<double>(window_count(v, od, oh, ow));
-          for (std::int64_t c = 0; c < C; ++c) out[c] = static_cast<float>(s[c] / count);
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const float* first = input + g * L * v.in_image;
+      if (g + 1 < groups) {
+        for (std::int64_t i = 0; i < L * v.in_image; i += 16) __builtin_prefetch(first + L * v.in_image + i);
+      }
+      simd::planes_to_channels_last(first, static_cast<std::size_t>(v.in_image),
+                                    static_cast<std::size_t>(v.in_image), image.data());
+      for (std::int64_t od = 0; od < D.out; ++od)
+        for (std::int64_t oh = 0; oh < H.out; ++oh) {
+          const std::size_t n = window_rows(v, image.data(), row_floats, od, oh, row_ptrs.data(), row_ids.data());
+          const auto at = static_cast<std::size_t>((od * H.out + oh) * W.out * L);
+          const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v), lanes, pooled.data() + at,
+                                      argmax ? indices.data() + at : nullptr, 0, false};
+          if (is_max) {
+            simd::forward_row_max(args);
+          } else {
+            simd::forward_row_average(args);
+          }
         }
+      simd::channels_last_to_planes(pooled.data(), static_cast<std::size_t>(v.out_image),
+                                    output + g * L * v.out_image, static_cast<std::size_t>(v.out_image));
+      if (argmax) {
+        for (std::int64_t o = 0; o < v.out_image; ++o)
+          for (std::int64_t l = 0; l < L; ++l)
+            argmax[(g * L + l) * v.out_image + o] = indices[static_cast<std::size_t>(o * L + l)];
+      }
+    }
+  }
+  return groups * L;
+}
+
+void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
+  const View v = view_of(plan);
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const std::size_t lanes = simd::lanes();
+  if (use_plane_kernels(v, lanes)) {
+    const std::int64_t done = transposed_planes_forward(plan, v, lanes, input, output, argmax);
+    if (done == v.images) return;
+    const PlaneTableStorage planes(v, lanes);
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t p = done; p < v.images; ++p) {
+      const float* in = input + p * v.in_image;
+      float* out = output + p * v.out_image;
+      // Gathers defeat the hardware prefetcher: fetch the next plane while this one is reduced.
+      if (p + 1 < v.images) {
+        for (std::int64_t i = 0; i < v.in_image; i += 16) __builtin_prefetch(in + v.in_image + i);
+      }
+      if (is_max) {
+        simd::forward_plane_max(planes.table, in, out, argmax ? argmax + p * v.out_image : nullptr);
+      } else {
+        simd::forward_plane_average(planes.table, in, out);
+      }
+    }
+    return;
+  }
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t rows = v.images * D.out * H.out;
+  const std::int64_t row_floats = W.in * v.channels;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
+    std::vector<std::int32_t> row_ids(row_ptrs.size());
+#pragma omp for schedule(static)
+    for (std::int64_t task = 0; task < rows; ++task) {
+      const std::int64_t b = task / (D.out * H.out);
+      const std::int64_t od = (task / H.out) % D.out;
+      const std::int64_t oh = task % H.out;
+      const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs.data(), row_ids.data());
+      const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
+      const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
+      const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),
+                                  static_cast<std::size_t>(v.channels), output + out_offset,
+                                  argmax ? argmax + out_offset : nullptr, readable,
+                                  v.images * v.out_image * 4 >= stream_bytes.load()};
+      if (is_max) {
+        simd::forward_row_max(args);
+      } else {
+        simd::forward_row_average(args);
       }
     }
   }
 }
 
-bool supports_backward(const PoolPlan& plan) {
-  return !(plan.spec.global && plan.spec.op == PoolOp::kMax);
+// Windowed backward of max (from a saved argmax) or average.
+//
+// Windows that do not overlap on any axis (stride >= window, the usual case): one task per output
+// row owns the input rows from its window's first row up to the next window's first row, and
+// writes each of them exactly once (gradient in window cells, zeros elsewhere): no zeroing pass,
+// no read-modify-write. Overlapping windows: one task per image zeros it and accumulates.
+void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                       float* grad_input) {
+  const View v = view_of(plan);
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t row_floats = W.in * v.channels;
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  auto run = [&](const simd::BackwardRow& args) {
+    if (is_max) {
+      simd::backward_row_max(args);
+    } else {
+      simd::backward_row_average(args);
+    }
+  };
+  auto row_args = [&](std::int64_t b, std::int64_t od, std::int64_t oh, std::int64_t d, std::int64_t h,
+                      bool accumulate) {
+    const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
+    const std::int64_t kd = d - (od * D.stride - D.pad_before), kh = h - (oh * H.stride - H.pad_before);
+    const std::int64_t real_rows =
+        (D.window_end(od) - D.window_begin(od)) * (H.window_end(oh) - H.window_begin(oh));
+    return simd::BackwardRow{grad_output + out_offset,
+                             argmax ? argmax + out_offset : nullptr,
+                             static_cast<std::int32_t>((kd * H.window + kh) * W.window),
+                             real_rows,
+                             cols_of(v),
+                             static_cast<std::size_t>(v.channels),
+                             grad_input + b * v.in_image + (d * H.in + h) * row_floats,
+                             accumulate,
+                             !accumulate && v.images * v.in_image * 4 >= stream_bytes.load()};
+  };
+
+  // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
+  // gradient through the plane's gather table.
+  const std::size_t lanes = simd::lanes();
+  const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
+  if (use_plane_kernels(v, lanes) && !overlapping && !is_max && v.in_image * 12 <= (std::int64_t{1} << 20)) {
+    // Small channels_first planes, average over windows that do not overlap: every input cell
+    // takes its share from at most one output, gathered (simd::backward_plane), one pass of
+    // stores. (Max does better with the scalar scatter below: one add per output.)
+    const ReverseTableStorage reverse(v, lanes);
+#pragma omp parallel if (parallel_worth(v))
+    {
+      std::vector<float> values(static_cast<std::size_t>(v.out_image) + lanes),
+          indices(static_cast<std::size_t>(v.out_image) + lanes);
+#pragma omp for schedule(static)
+      for (std::int64_t p = 0; p < v.images; ++p) {
+        const float* g = grad_output + p * v.out_image;
+        const std::uint8_t* am = is_max ? argmax + p * v.out_image : nullptr;
+        if (p + 1 < v.images) {
+          for (std::int64_t i = 0; i < v.out_image; i += 16) __builtin_prefetch(g + v.out_image + i);
+        }
+        for (std::int64_t o = 0; o < v.out_image; ++o) {
+          const auto at = static_cast<std::size_t>(o);
+          values[at] = is_max ? g[o] : g[o] / reverse.count[at];
+          if (is_max) indices[at] = am[o];
+        }
+        simd::backward_plane(reverse.table, values.data(), is_max ? indices.data() : nullptr,
+                             grad_input + p * v.in_image);
+      }
+    }
+    return;
+  }
+  if (use_plane_kernels(v, lanes)) {
+    const PlaneTableStorage planes(v, lanes);
+    const simd::PlaneTable& t = planes.table;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t p = 0; p < v.images; ++p) {
+      float* grad = grad_input + p * v.in_image;
+      const float* g = grad_output + p * v.out_image;
+      if (p + 1 < v.images) {  // the next plane's upstream gradient and argmax, ahead of the scatter
+        for (std::int64_t i = 0; i < v.out_image; i += 16) __builtin_prefetch(g + v.out_image + i);
+        if (is_max) {
+          const std::uint8_t* next = argmax + (p + 1) * v.out_image;
+          for (std::int64_t i = 0; i < v.out_image; i += 64) __builtin_prefetch(next + i);
+        }
+      }
+      std::fill(grad, grad + v.in_image, 0.0f);
+      for (std::size_t o = 0; o < t.outputs; ++o) {
+        const std::size_t group = o / lanes, lane = o % lanes;
+        if (is_max) {
+          const std::size_t k = argmax[static_cast<std::size_t>(p * v.out_image) + o];
+          grad[t.index[(group * t.cells + k) * lanes + lane]] += g[o];
+        } else {
+          const float share = g[o] / t.count[group * lanes + lane];
+          for (std::size_t k = 0; k < t.cells; ++k) {
+            const std::size_t at = (group * t.cells + k) * lanes + lane;
+            if (t.real[at]) grad[t.index[at]] += share;
+          }
+        }
+      }
+    }
+    return;
+  }
+
+  if (!overlapping) {
+    // Owned input range of output j along an axis: [begin(j), begin(j + 1)), the last to the end.
+    auto owned_end = [](const AxisGeometry& a, std::int64_t j) {
+      return j + 1 < a.out ? a.window_begin(j + 1) : a.in;
+    };
+    const std::int64_t tasks = v.images * D.out * H.out;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const std::int64_t b = task / (D.out * H.out);
+      const std::int64_t od = (task / H.out) % D.out;
+      const std::int64_t oh = task % H.out;
+      for (std::int64_t d = od == 0 ? 0 : D.window_begin(od); d < owned_end(D, od); ++d)
+        for (std::int64_t h = oh == 0 ? 0 : H.window_begin(oh); h < owned_end(H, oh); ++h) {
+          if (d < D.window_end(od) && h < H.window_end(oh)) {
+            run(row_args(b, od, oh, d, h, /*accumulate=*/false));
+          } else {
+            float* row = grad_input + b * v.in_image + (d * H.in + h) * row_floats;
+            std::fill(row, row + row_floats, 0.0f);
+          }
+        }
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+  for (std::int64_t b = 0; b < v.images; ++b) {
+    std::fill(grad_input + b * v.in_image, grad_input + (b + 1) * v.in_image, 0.0f);
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+          for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+            run(row_args(b, od, oh, d, h, /*accumulate=*/true));
+  }
 }
 
-void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output,
-                   float* grad_input) {
+void global_forward(const PoolPlan& plan, const float* input, float* output) {
+  const View v = view_of(plan);
+  const auto cells = static_cast<std::size_t>(plan.spatial_in());
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const auto C = static_cast<std::size_t>(v.channels);
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<double> sums(is_max ? 0 : C);
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < v.images; ++b) {
+      const float* image = input + b * v.in_image;
+      float* out = output + b * v.out_image;
+      if (C == 1) {
+        out[0] = is_max ? simd::global_max_slice(image, cells) : simd::global_average_slice(image, cells);
+      } else if (is_max) {
+        simd::global_max_channels_last(image, cells, C, out);
+      } else {
+        simd::global_average_channels_last(image, cells, C, out, sums.data());
+      }
+    }
+  }
+}
+
+// Global average: every cell gets w / N. Global max: w split evenly among the cells equal to the
+// maximum (the NaN cells when it is NaN): maximum, count, write.
+void global_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  const View v = view_of(plan);
+  const auto cells = static_cast<std::size_t>(plan.spatial_in());
+  const auto C = static_cast<std::size_t>(v.channels);
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    std::vector<float> maximum(C), share(C);
+    std::vector<std::int64_t> counts(C);
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < v.images; ++b) {
+      const float* image = input + b * v.in_image;
+      const float* g = grad_output + b * v.out_image;
+      float* grad = grad_input + b * v.in_image;
+      if (!is_max) {
+        // float(double(w) / N), as the reference rounds its double share.
+        for (std::size_t c = 0; c < C; ++c)
+          share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(cells));
+        for (std::size_t s = 0; s < cells; ++s) std::copy(share.begin(), share.end(), grad + s * C);
+        continue;
+      }
+      if (C == 1) {
+        maximum[0] = simd::global_max_slice(image, cells);
+      } else {
+        simd::global_max_channels_last(image, cells, C, maximum.data());
+      }
+      std::fill(counts.begin(), counts.end(), 0);
+      simd::count_winners(image, cells, C, maximum.data(), counts.data());
+      for (std::size_t c = 0; c < C; ++c)
+        share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(counts[c]));
+      simd::write_shares(image, cells, C, maximum.data(), share.data(), grad);
+    }
+  }
+}
+
+// Max backward for windows of more than 255 cells (no 1-byte argmax): the first maximum of each
+// window is found again per (image, 16-channel block) task; rare in practice.
+void wide_max_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  constexpr std::int64_t kBlock = 16;
   const View v = view_of(plan);
   const std::int64_t C = v.channels;
-  const std::int64_t OD = v.axes[0].out, OH = v.axes[1].out, OW = v.axes[2].out;
-  const bool is_max = plan.spec.op == PoolOp::kMax;
-  const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  // Each task owns one image and one channel block of grad_input: overlapping windows
-  // (stride < pool) accumulate without races or atomics, in a fixed order (deterministic).
-#pragma omp parallel for schedule(static) if (v.batch * v.in_image >= kMinParallelWork)
-  for (std::int64_t task = 0; task < v.batch * blocks; ++task) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t blocks = (C + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (parallel_worth(v))
+  for (std::int64_t task = 0; task < v.images * blocks; ++task) {
     const std::int64_t b = task / blocks;
-    const std::int64_t c0 = (task % blocks) * kChannelBlock;
-    const std::int64_t cn = std::min(kChannelBlock, C - c0);
+    const std::int64_t c0 = (task % blocks) * kBlock;
+    const std::int64_t cn = std::min(kBlock, C - c0);
     const float* image = input + b * v.in_image + c0;
     float* grad_image = grad_input + b * v.in_image + c0;
     const float* grad_out = grad_output + b * v.out_image + c0;
     for (std::int64_t s = 0; s < v.in_image / C; ++s) std::fill_n(grad_image + s * C, cn, 0.0f);
-
-    for (std::int64_t od = 0; od < OD; ++od)
-      for (std::int64_t oh = 0; oh < OH; ++oh)
-        for (std::int64_t ow = 0; ow < OW; ++ow) {
-          const float* g = grad_out + ((od * OH + oh) * OW + ow) * C;
-          if (is_max) {
-            // The first maximum in row-major window order (the first NaN when there is one),
-            // found exactly as the reference does.
-            float best[kChannelBlock];
-            std::int64_t where[kChannelBlock];
-            bool first = true;
-            for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-              const float* cell = image + offset;
-              if (first) {
-                for (std::int64_t c = 0; c < cn; ++c) {
-                  best[c] = cell[c];
-                  where[c] = offset;
+    for (std::int64_t od = 0; od < D.out; ++od)
+      for (std::int64_t oh = 0; oh < H.out; ++oh)
+        for (std::int64_t ow = 0; ow < W.out; ++ow) {
+          const float* g = grad_out + ((od * H.out + oh) * W.out + ow) * C;
+          for (std::int64_t c = 0; c < cn; ++c) {
+            float best = 0.0f;
+            std::int64_t where = -1;
+            for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+              for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+                for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w) {
+                  const std::int64_t offset = ((d * H.in + h) * W.in + w) * C + c;
+                  const float x = image[offset];
+                  if (where < 0 || x > best || (x != x && best == best)) {
+                    best = x;
+                    where = offset;
+                  }
                 }
-                first = false;
-                return;
-              }
-              for (std::int64_t c = 0; c < cn; ++c) {
-                const float x = cell[c];
-                const bool take = best[c] == best[c] && (x != x || x > best[c]);
-                best[c] = take ? x : best[c];
-                where[c] = take ? offset : where[c];
-              }
-            });
-            for (std::int64_t c = 0; c < cn; ++c) grad_image[where[c] + c] += g[c];
-          } else {
-            const float inv = 1.0f / static_cast<float>(window_count(v, od, oh, ow));
-            float share[kChannelBlock];
-            for (std::int64_t c = 0; c < cn; ++c) share[c] = g[c] * inv;
-            for_each_window_cell(v, od, oh, ow, [&](std::int64_t offset) {
-              float* cell = grad_image + offset;
-              for (std::int64_t c = 0; c < cn; ++c) cell[c] += share[c];
-            });
+            grad_image[where] += g[c];
           }
         }
+  }
+}
+
+}  // namespace
+
+std::int64_t set_stream_threshold(std::int64_t bytes) { return stream_bytes.exchange(bytes); }
+
+void pool_forward(const PoolPlan& plan, const float* input, float* output) {
+  if (plan.spec.global) {
+    global_forward(plan, input, output);
+  } else {
+    windowed_forward(plan, input, output, nullptr);
+  }
+}
+
+bool supports_argmax(const PoolPlan& plan) {
+  return plan.spec.op == PoolOp::kMax && !plan.spec.global && window_cells(plan) <= 255;
+}
+
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
+  windowed_forward(plan, input, output, argmax);
+}
+
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                          float* grad_input) {
+  windowed_backward(plan, argmax, grad_output, grad_input);
+}
+
+void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output, float* grad_input) {
+  if (plan.spec.global) {
+    global_backward(plan, input, grad_output, grad_input);
+  } else if (plan.spec.op == PoolOp::kAverage) {
+    windowed_backward(plan, nullptr, grad_output, grad_input);
+  } else if (supports_argmax(plan)) {
+    // Without a saved argmax (inference-style backward), find it again with the training forward.
+    const auto outputs = static_cast<std::size_t>(plan.output_shape.elements());
+    std::vector<float> output(outputs);
+    std::vector<std::uint8_t> argmax(outputs);
+    windowed_forward(plan, input, output.data(), argmax.data());
+    windowed_backward(plan, argmax.data(), grad_output, grad_input);
+  } else {
+    wide_max_backward(plan, input, grad_output, grad_input);
   }
 }
 

@@ -1,7 +1,9 @@
-// Fast pooling kernels behind PoolBackend::kFast / kAuto. Same results as the reference (max:
-// bit-exact; sums: within float rounding), much less index arithmetic, OpenMP threads over
-// disjoint output, vectorizable inner loops across channels.
+// Fast pooling kernels behind PoolBackend::kFast / kAuto. Same results as the reference (max and
+// windowed averages bit-exact, global averages and overlapping-window gradients within float
+// rounding), OpenMP threads over disjoint output, SIMD microkernels (simd_kernels.hpp).
 #pragma once
+
+#include <cstdint>
 
 #include "poolnet/pooling.hpp"
 
@@ -10,9 +12,19 @@ namespace poolnet::fast {
 // Every plan.
 void pool_forward(const PoolPlan& plan, const float* input, float* output);
 
-// Every plan except global max (whose tie rule splits the gradient; see supports_backward).
-bool supports_backward(const PoolPlan& plan);
+// Every plan (max pooling finds its maxima again, through a temporary argmax when the window has
+// at most 255 cells).
 void pool_backward(const PoolPlan& plan, const float* input, const float* grad_output,
                    float* grad_input);
+
+// Windowed max with a saved argmax of 1 byte per output (argmax_bytes(plan) == 1).
+bool supports_argmax(const PoolPlan& plan);
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax);
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                          float* grad_input);
+
+// Outputs of at least this many bytes are written with non-temporal stores (default 16 MiB).
+// Returns the previous value; tests lower it to cover the streaming stores on small tensors.
+std::int64_t set_stream_threshold(std::int64_t bytes);
 
 }  // namespace poolnet::fast

@@ -150,4 +150,75 @@ void pool_backward(const PoolPlan& plan, const float* input, const float* grad_o
   for (std::size_t i = 0; i < grad.size(); ++i) grad_input[i] = static_cast<float>(grad[i]);
 }
 
+// The argmax as a window index: the cell's offsets from the unclipped window origin, row-major
+// over the full window.
+namespace {
+
+struct WindowOrigin {
+  std::int64_t d, h, w;
+};
+
+WindowOrigin origin_of(const PoolPlan& plan, std::int64_t od, std::int64_t oh, std::int64_t ow) {
+  const auto start = [](const AxisGeometry& a, std::int64_t j) { return j * a.stride - a.pad_before; };
+  return {start(plan.axes[0], od), start(plan.axes[1], oh), start(plan.axes[2], ow)};
+}
+
+void store_index(std::uint8_t* argmax, std::size_t bytes, std::int64_t element, std::uint32_t index) {
+  for (std::size_t k = 0; k < bytes; ++k)
+    argmax[static_cast<std::size_t>(element) * bytes + k] = static_cast<std::uint8_t>(index >> (8 * k));
+}
+
+std::uint32_t load_index(const std::uint8_t* argmax, std::size_t bytes, std::int64_t element) {
+  std::uint32_t index = 0;
+  for (std::size_t k = 0; k < bytes; ++k)
+    index |= static_cast<std::uint32_t>(argmax[static_cast<std::size_t>(element) * bytes + k]) << (8 * k);
+  return index;
+}
+
+}  // namespace
+
+void pool_forward_argmax(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
+  const Indexer index{plan};
+  const std::size_t bytes = argmax_bytes(plan);
+  const AxisGeometry& D = plan.axes[0];
+  const AxisGeometry& H = plan.axes[1];
+  const AxisGeometry& W = plan.axes[2];
+  for_each_output(plan, [&](std::int64_t b, std::int64_t c, std::int64_t od, std::int64_t oh,
+                            std::int64_t ow) {
+    auto visit = [&](auto&& fn) { for_each_window_cell(plan, index, b, c, od, oh, ow, fn); };
+    const WindowMax m = window_max(input, visit);
+    // Find the window coordinates of the selected cell.
+    const WindowOrigin o = origin_of(plan, od, oh, ow);
+    std::uint32_t selected = 0;
+    for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+      for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h)
+        for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w)
+          if (index.input(b, c, d, h, w) == m.first)
+            selected = static_cast<std::uint32_t>(((d - o.d) * H.window + (h - o.h)) * W.window + (w - o.w));
+    const std::int64_t out = index.output(b, c, od, oh, ow);
+    output[out] = m.value;
+    store_index(argmax, bytes, out, selected);
+  });
+}
+
+void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
+                          float* grad_input) {
+  const Indexer index{plan};
+  const std::size_t bytes = argmax_bytes(plan);
+  const AxisGeometry& H = plan.axes[1];
+  const AxisGeometry& W = plan.axes[2];
+  std::vector<double> grad(static_cast<std::size_t>(plan.input_shape.elements()), 0.0);
+  for_each_output(plan, [&](std::int64_t b, std::int64_t c, std::int64_t od, std::int64_t oh,
+                            std::int64_t ow) {
+    const std::int64_t out = index.output(b, c, od, oh, ow);
+    const auto selected = static_cast<std::int64_t>(load_index(argmax, bytes, out));
+    const WindowOrigin o = origin_of(plan, od, oh, ow);
+    const std::int64_t kd = selected / (H.window * W.window);
+    const std::int64_t kh = selected / W.window % H.window;
+    const std::int64_t kw = selected % W.window;
+    grad[static_cast<std::size_t>(index.input(b, c, o.d + kd, o.h + kh, o.w + kw))] += grad_output[out];
+  });
+  for (std::size_t i = 0; i < grad.size(); ++i) grad_input[i] = static_cast<float>(grad[i]);
+}
+
 }  // namespace poolnet::reference

@@ -495,5 +495,51 @@ TEST(PoolingLayerConfig, NameSurvivesTheRoundTrip) {
   EXPECT_EQ(rebuilt->get_config(), config);
 }
 
+// Training max pooling saves the argmax in forward_train and scatters from it in backward_train:
+// the same outputs and gradients as forward/backward (ties, overlapping windows, padding, both
+// layouts, both backends), and a backward_train for another input shape falls back to backward.
+TEST(PoolingLayerTraining, MaxPoolingTrainsFromTheSavedArgmax) {
+  Rng rng(1);
+  std::mt19937 gen(7);
+  for (const char* format : {"channels_last", "channels_first"}) {
+    for (const PoolBackend backend : {PoolBackend::kAuto, PoolBackend::kReference}) {
+      MaxPooling2D overlapping({3, 3}, IntOrTuple(2), "same", format);
+      MaxPooling1D valid(2, std::nullopt, "valid", format);
+      MaxPooling3D cube({2, 2, 2}, IntOrTuple(1), "valid", format);
+      for (PoolingLayer* layer : std::initializer_list<PoolingLayer*>{&overlapping, &valid, &cube}) {
+        SCOPED_TRACE(std::string(layer->class_name()) + " " + format);
+        layer->set_backend(backend);
+        const int n = layer->spec().spatial_rank;
+        std::vector<std::int64_t> dims{2};
+        if (std::string_view(format) == "channels_first") dims.push_back(5);
+        for (int i = 0; i < n; ++i) dims.push_back(n == 3 ? 5 : 9);
+        if (std::string_view(format) == "channels_last") dims.push_back(5);
+        const Shape shape(dims);
+        Tensor x(shape);
+        for (float& v : x.values()) v = static_cast<float>(static_cast<int>(gen() % 7) - 3);  // many ties
+        const Tensor y = layer->forward_train(x, rng);
+        const Tensor expected_y = layer->forward(x);
+        ASSERT_EQ(y.shape(), expected_y.shape());
+        for (std::int64_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], expected_y[i]) << i;
+        const Tensor w = testing::random_tensor(y.shape(), 3);
+        const Tensor g = layer->backward_train(x, y, w);
+        const Tensor expected_g = pool_backward(layer->plan(x.shape()), x, w, PoolBackend::kReference);
+        // Overlapping windows accumulate in float (the reference in double).
+        for (std::int64_t i = 0; i < g.size(); ++i)
+          ASSERT_NEAR(g[i], expected_g[i], 1e-6f * std::max(1.0f, std::fabs(expected_g[i]))) << i;
+      }
+    }
+  }
+  // A backward_train for an input of another shape than the last forward_train's: backward().
+  MaxPooling2D pool(2);
+  const Tensor small = random_distinct_tensor(Shape{1, 4, 4, 2}, 1);
+  const Tensor large = random_distinct_tensor(Shape{1, 6, 6, 2}, 2);
+  (void)pool.forward_train(small, rng);
+  const Tensor w = testing::random_tensor(Shape{1, 3, 3, 2}, 4);
+  const Tensor g = pool.backward_train(large, pool.forward(large), w);
+  const Tensor expected = pool.backward(large, w);
+  for (std::int64_t i = 0; i < g.size(); ++i) ASSERT_EQ(g[i], expected[i]) << i;
+}
+
 }  // namespace
 }  // namespace poolnet

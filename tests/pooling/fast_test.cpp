@@ -1,16 +1,26 @@
 // The fast kernels against the reference oracle on thousands of random configurations: all ops,
-// ranks, layouts, paddings, odd channel counts (partial channel blocks), strides smaller and
-// larger than the window, windowed and global, special values, thread counts 1 and 2.
+// ranks, layouts, paddings, channel counts that leave SIMD tails for 4, 8 and 16 lanes, strides
+// smaller and larger than the window, short rows (gather kernels) and long rows (vectors along
+// the cols), windowed and global, -0/+0, NaN and +-inf, thread counts 1 and 2, and every SIMD
+// target this CPU supports (AVX-512, AVX2, SSE4, ... through Highway's dispatch).
+//
+// Max pooling (NaN included: the canonical quiet NaN) and windowed averages must be bit-identical
+// to the reference (the fast kernels sum
+// averages in double in window order, as the reference does); global averages and gradients of
+// overlapping windows (float accumulation) agree within 1e-6 relative.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 #include <omp.h>
 
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <random>
 
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
+#include "pooling/fast.hpp"
 #include "test_util.hpp"
 
 namespace poolnet {
@@ -24,27 +34,33 @@ struct RandomCase {
   Shape shape;
 };
 
-RandomCase random_case(std::mt19937& rng) {
+// kSmall: spatial sizes up to 12 (short rows: channels_first takes the plane gather kernels).
+// kLongRows: up to 90 cols (channels_first vectorizes along the cols, scalar edges).
+enum class Sizes { kSmall, kLongRows };
+
+RandomCase random_case(std::mt19937& rng, Sizes sizes) {
   auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const int rank = pick(1, 3);
   const bool global = pick(0, 5) == 0;
   std::vector<std::int64_t> spatial, window, strides;
   for (int i = 0; i < rank; ++i) {
-    spatial.push_back(pick(1, rank == 3 ? 7 : 12));
+    const bool cols = i == rank - 1;
+    const int most = sizes == Sizes::kLongRows && cols ? 90 : (rank == 3 ? 7 : 12);
+    spatial.push_back(pick(sizes == Sizes::kLongRows && cols ? 20 : 1, most));
     window.push_back(pick(1, 4));
     strides.push_back(pick(1, 4));
   }
   const PoolOp op = pick(0, 1) ? PoolOp::kMax : PoolOp::kAverage;
   const Padding padding = pick(0, 1) ? Padding::kSame : Padding::kValid;
   const DataFormat format = pick(0, 1) ? DataFormat::kChannelsFirst : DataFormat::kChannelsLast;
-  // Channel counts around the 16-float block: 1, 3, 15, 16, 17, 33.
-  const std::int64_t channels_choices[] = {1, 2, 3, 15, 16, 17, 33};
-  const std::int64_t channels = channels_choices[pick(0, 6)];
+  // Around 4, 8 and 16 lanes and the 4-vector channel blocks: partial vectors and scalar tails.
+  const std::int64_t channels_choices[] = {1, 2, 3, 5, 8, 15, 16, 17, 24, 33, 64, 71};
+  const std::int64_t channels = channels_choices[pick(0, 11)];
   return {pool_spec(op, rank, global, window, strides, padding, format),
           make_shape(pick(1, 3), spatial, channels, format)};
 }
 
-// Values with ties (small integers) half of the time, and occasional NaN / +-inf.
+// Values with ties (small integers, both zeros) half of the time, and occasional NaN / +-inf.
 Tensor random_input(const Shape& shape, std::mt19937& rng) {
   Tensor t(shape);
   const bool ties = rng() % 2 == 0;
@@ -52,33 +68,49 @@ Tensor random_input(const Shape& shape, std::mt19937& rng) {
   std::uniform_real_distribution<float> real(-2.0f, 2.0f);
   for (float& v : t.values()) {
     v = ties ? static_cast<float>(static_cast<int>(rng() % 5) - 2) : real(rng);
+    if (ties && v == 0.0f && rng() % 2 == 0) v = -0.0f;
     if (specials) {
       const auto r = rng() % 40;
       if (r == 0) v = std::numeric_limits<float>::quiet_NaN();
-      if (r == 1) v = std::numeric_limits<float>::infinity();
-      if (r == 2) v = -std::numeric_limits<float>::infinity();
+      if (r == 1) v = -std::numeric_limits<float>::quiet_NaN();
+      if (r == 2) v = std::numeric_limits<float>::infinity();
+      if (r == 3) v = -std::numeric_limits<float>::infinity();
     }
   }
   return t;
 }
 
-bool same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Averages: the same bits, except that a NaN may carry any sign and payload (IEEE arithmetic
+// leaves the NaN operand order to the compiler; max pooling outputs the canonical NaN instead).
+bool same_average(float a, float b) { return (std::isnan(a) && std::isnan(b)) || same_bits(a, b); }
 
 bool close(float a, float b) {
-  if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b)) return same_float(a, b);
+  if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b))
+    return (std::isnan(a) && std::isnan(b)) || a == b;
   return std::fabs(a - b) <= 1e-6f * std::max(1.0f, std::fabs(b));
 }
 
-class FastKernels : public ::testing::TestWithParam<int> {};
+std::string describe(const RandomCase& c) {
+  std::string s = std::string(to_string(c.spec.op)) + (c.spec.global ? " global" : "") + " shape " +
+                  c.shape.to_string() + " " + std::string(to_string(c.spec.data_format)) + " " +
+                  std::string(to_string(c.spec.padding));
+  if (!c.spec.global) {
+    s += " window";
+    for (auto w : c.spec.window) s += " " + std::to_string(w);
+    s += " strides";
+    for (auto w : c.spec.strides) s += " " + std::to_string(w);
+  }
+  return s;
+}
 
-TEST_P(FastKernels, MatchTheReferenceOnRandomConfigurations) {
-  const int threads = GetParam();
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
-  std::mt19937 rng(1234u + static_cast<unsigned>(threads));
+// Runs `iterations` random cases; returns how many had a valid plan.
+int check_random_cases(std::uint32_t seed, int iterations, Sizes sizes) {
+  std::mt19937 rng(seed);
   int checked = 0;
-  for (int iteration = 0; iteration < 2500; ++iteration) {
-    const RandomCase c = random_case(rng);
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    const RandomCase c = random_case(rng, sizes);
     PoolPlan plan;
     try {
       plan = plan_pooling(c.spec, c.shape);
@@ -91,48 +123,189 @@ TEST_P(FastKernels, MatchTheReferenceOnRandomConfigurations) {
     const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
     const bool is_max = c.spec.op == PoolOp::kMax;
     for (std::int64_t i = 0; i < ref.size(); ++i) {
-      ASSERT_TRUE(is_max ? same_float(fast[i], ref[i]) : close(fast[i], ref[i]))
-          << "forward " << to_string(c.spec.op) << " shape " << c.shape.to_string() << " format "
-          << to_string(c.spec.data_format) << " global " << c.spec.global << " output[" << i
-          << "] fast " << fast[i] << " reference " << ref[i];
+      EXPECT_TRUE(is_max           ? same_bits(fast[i], ref[i])
+                  : c.spec.global ? close(fast[i], ref[i])
+                                  : same_average(fast[i], ref[i]))
+          << "forward " << describe(c) << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+      if (::testing::Test::HasFailure()) return checked;
     }
     const Tensor upstream = testing::random_tensor(plan.output_shape, static_cast<std::uint32_t>(iteration));
     const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
     const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
     for (std::int64_t i = 0; i < gref.size(); ++i) {
-      ASSERT_TRUE(close(gfast[i], gref[i]))
-          << "backward " << to_string(c.spec.op) << " shape " << c.shape.to_string() << " format "
-          << to_string(c.spec.data_format) << " grad_input[" << i << "] fast " << gfast[i]
-          << " reference " << gref[i];
+      EXPECT_TRUE(close(gfast[i], gref[i]))
+          << "backward " << describe(c) << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
+      if (::testing::Test::HasFailure()) return checked;
+    }
+    if (c.spec.op != PoolOp::kMax || c.spec.global) continue;
+
+    // The training pair: forward saving the argmax, backward from it (no input read).
+    const auto outputs = static_cast<std::size_t>(plan.output_shape.elements());
+    std::vector<std::uint8_t> am_fast(outputs * argmax_bytes(plan)), am_ref(am_fast.size());
+    Tensor y_fast(plan.output_shape), y_ref(plan.output_shape);
+    pool_forward_argmax(plan, x.data(), y_fast.data(), am_fast.data(), PoolBackend::kFast);
+    pool_forward_argmax(plan, x.data(), y_ref.data(), am_ref.data(), PoolBackend::kReference);
+    for (std::int64_t i = 0; i < ref.size(); ++i) {
+      EXPECT_TRUE(same_bits(y_fast[i], ref[i]) && same_bits(y_ref[i], ref[i]))
+          << "forward_argmax " << describe(c) << " output[" << i << "] fast " << y_fast[i] << " reference "
+          << ref[i];
+      if (::testing::Test::HasFailure()) return checked;
+    }
+    EXPECT_EQ(am_fast, am_ref) << "argmax " << describe(c);
+    Tensor g_am(plan.input_shape);
+    pool_backward_argmax(plan, am_fast.data(), upstream.data(), g_am.data(), PoolBackend::kFast);
+    for (std::int64_t i = 0; i < gref.size(); ++i) {
+      EXPECT_TRUE(close(g_am[i], gref[i]))
+          << "backward_argmax " << describe(c) << " grad_input[" << i << "] fast " << g_am[i] << " reference "
+          << gref[i];
+      if (::testing::Test::HasFailure()) return checked;
     }
   }
-  omp_set_num_threads(saved);
-  EXPECT_GT(checked, 1800);
+  return checked;
+}
+
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
+  ~ThreadCount() { omp_set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+class FastKernels : public ::testing::TestWithParam<int> {};
+
+TEST_P(FastKernels, MatchTheReferenceOnRandomConfigurations) {
+  const ThreadCount threads(GetParam());
+  EXPECT_GT(check_random_cases(1234u + static_cast<unsigned>(GetParam()), 2500, Sizes::kSmall), 1800);
+}
+
+TEST_P(FastKernels, MatchTheReferenceOnLongRows) {
+  const ThreadCount threads(GetParam());
+  EXPECT_GT(check_random_cases(777u + static_cast<unsigned>(GetParam()), 300, Sizes::kLongRows), 200);
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, FastKernels, ::testing::Values(1, 2));
 
+// Every instruction set this CPU can run (Highway's run-time dispatch, pinned one at a time):
+// 16-, 8- and 4-lane bodies, their tails, and the portable (non-x86) max where it is compiled.
+TEST(FastKernelsTargets, EveryDispatchTargetMatchesTheReference) {
+  const std::vector<std::int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  std::string names;
+  for (const std::int64_t target : targets) names += std::string(" ") + hwy::TargetName(target);
+  std::cout << "[          ] SIMD targets on this CPU:" << names << "\n";
+  for (const std::int64_t target : targets) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    EXPECT_EQ(pool_simd_target(), std::string_view(hwy::TargetName(target)));
+    check_random_cases(99u, 200, Sizes::kSmall);
+    check_random_cases(98u, 60, Sizes::kLongRows);
+    hwy::SetSupportedTargetsForTest(0);
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
+// Outputs above 16 MiB are written with non-temporal stores; with the threshold at 0 every
+// aligned output vector is, and results must not change.
+TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {
+  const std::int64_t saved = fast::set_stream_threshold(0);
+  EXPECT_GT(check_random_cases(4321u, 800, Sizes::kSmall), 500);
+  EXPECT_GT(check_random_cases(4322u, 150, Sizes::kLongRows), 100);
+  fast::set_stream_threshold(saved);
+}
+
 TEST(FastKernelsLarge, ThreadedResultsAreBitIdenticalToOneThread) {
   // Large enough to run in parallel; overlapping windows (stride < pool) exercise the
-  // accumulation that threads must not race on.
-  const Shape shape{4, 40, 36, 48};
-  const PoolPlan plan = plan_pooling(testing::windowed_spec(PoolOp::kMax, 2, {3, 3}, {2, 2}, Padding::kSame,
+  // accumulation that threads must not race on; both layouts, both ops, and the argmax path.
+  for (const DataFormat format : {DataFormat::kChannelsLast, DataFormat::kChannelsFirst}) {
+    for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+      const Shape shape = make_shape(4, {40, 36}, 48, format);
+      const PoolPlan plan = plan_pooling(testing::windowed_spec(op, 2, {3, 3}, {2, 2}, Padding::kSame, format), shape);
+      const Tensor x = testing::random_distinct_tensor(shape, 3);
+      const Tensor w = testing::random_tensor(plan.output_shape, 4);
+      Tensor y[2], g[2];
+      for (int t = 0; t < 2; ++t) {
+        const ThreadCount threads(t + 1);
+        y[t] = pool_forward(plan, x, PoolBackend::kFast);
+        g[t] = pool_backward(plan, x, w, PoolBackend::kFast);
+      }
+      EXPECT_EQ(std::memcmp(y[0].data(), y[1].data(), static_cast<std::size_t>(y[0].size()) * 4), 0);
+      EXPECT_EQ(std::memcmp(g[0].data(), g[1].data(), static_cast<std::size_t>(g[0].size()) * 4), 0);
+      const Tensor gref = pool_backward(plan, x, w, PoolBackend::kReference);
+      for (std::int64_t i = 0; i < gref.size(); ++i) ASSERT_NEAR(g[1][i], gref[i], 1e-5f) << i;
+    }
+  }
+}
+
+// NaN propagates from every lane of a vector body and every scalar tail: one NaN (either sign) at
+// each position of a window, in turn, for channels_last (37 channels: 2 vectors of 16 + a tail of 5
+// on AVX-512; other splits on AVX2/SSE4) and channels_first (70 cols: full vectors, a partial one,
+// edges), max and average, global and windowed; the NaN output must be the reference's (canonical).
+TEST(FastKernelsSpecialValues, NaNPropagatesFromEveryLaneAndTail) {
+  const float nans[] = {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::quiet_NaN()};
+  const struct {
+    Shape shape;
+    DataFormat format;
+  } layouts[] = {{Shape{1, 4, 4, 37}, DataFormat::kChannelsLast}, {Shape{1, 2, 2, 70}, DataFormat::kChannelsFirst}};
+  for (const auto& layout : layouts) {
+    for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+      for (const bool global : {false, true}) {
+        const PoolSpec spec = global ? testing::global_spec(op, 2, layout.format)
+                                     : testing::windowed_spec(op, 2, {2, 2}, {2, 2}, Padding::kValid, layout.format);
+        const PoolPlan plan = plan_pooling(spec, layout.shape);
+        const Tensor base = testing::random_tensor(layout.shape, 11);
+        for (std::int64_t i = 0; i < base.size(); ++i) {
+          Tensor x = base;
+          x[i] = nans[i % 2];
+          const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+          const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+          int nan_outputs = 0;
+          for (std::int64_t o = 0; o < ref.size(); ++o) {
+            nan_outputs += std::isnan(fast[o]) ? 1 : 0;
+            ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[o], ref[o]) : same_average(fast[o], ref[o]))
+                << to_string(op) << " global " << global << " " << to_string(layout.format) << " NaN at " << i
+                << ": output " << o << " fast " << fast[o] << " reference " << ref[o];
+          }
+          ASSERT_EQ(nan_outputs, 1) << to_string(op) << " global " << global << " NaN at " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(FastKernelsArgmax, WindowsOfMoreThan255CellsUseWiderIndices) {
+  // 16x17 = 272 cells: two bytes per output (indices up to 271); served by the reference.
+  const Shape shape{2, 32, 34, 3};
+  const PoolPlan plan = plan_pooling(testing::windowed_spec(PoolOp::kMax, 2, {16, 17}, {16, 17}, Padding::kValid,
                                                             DataFormat::kChannelsLast),
                                      shape);
-  const Tensor x = testing::random_distinct_tensor(shape, 3);
-  const Tensor w = testing::random_tensor(plan.output_shape, 4);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const Tensor y1 = pool_forward(plan, x, PoolBackend::kFast);
-  const Tensor g1 = pool_backward(plan, x, w, PoolBackend::kFast);
-  omp_set_num_threads(2);
-  const Tensor y2 = pool_forward(plan, x, PoolBackend::kFast);
-  const Tensor g2 = pool_backward(plan, x, w, PoolBackend::kFast);
-  omp_set_num_threads(saved);
-  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), static_cast<std::size_t>(y1.size()) * 4), 0);
-  EXPECT_EQ(std::memcmp(g1.data(), g2.data(), static_cast<std::size_t>(g1.size()) * 4), 0);
+  ASSERT_EQ(argmax_bytes(plan), 2u);
+  const Tensor x = testing::random_distinct_tensor(shape, 5);
+  const Tensor w = testing::random_tensor(plan.output_shape, 6);
+  std::vector<std::uint8_t> argmax(static_cast<std::size_t>(plan.output_shape.elements()) * 2);
+  Tensor y(plan.output_shape), g(plan.input_shape);
+  pool_forward_argmax(plan, x.data(), y.data(), argmax.data());
+  pool_backward_argmax(plan, argmax.data(), w.data(), g.data());
   const Tensor gref = pool_backward(plan, x, w, PoolBackend::kReference);
-  for (std::int64_t i = 0; i < gref.size(); ++i) ASSERT_NEAR(g2[i], gref[i], 1e-5f) << i;
+  for (std::int64_t i = 0; i < gref.size(); ++i) ASSERT_EQ(g[i], gref[i]) << i;
+  const Tensor gfast = pool_backward(plan, x, w, PoolBackend::kFast);
+  for (std::int64_t i = 0; i < gref.size(); ++i) ASSERT_EQ(gfast[i], gref[i]) << i;
+}
+
+TEST(FastKernelsArgmax, RejectsPlansThatAreNotWindowedMax) {
+  const Shape shape{1, 4, 4, 2};
+  const PoolPlan avg = plan_pooling(testing::windowed_spec(PoolOp::kAverage, 2, {2, 2}, {2, 2}, Padding::kValid,
+                                                           DataFormat::kChannelsLast),
+                                    shape);
+  const PoolPlan global = plan_pooling(testing::global_spec(PoolOp::kMax, 2), shape);
+  std::vector<float> y(64), g(64);
+  std::vector<std::uint8_t> argmax(64);
+  const Tensor x(shape);
+  testing::expect_throws<ArgumentError>([&] { pool_forward_argmax(avg, x.data(), y.data(), argmax.data()); },
+                         {"pool_forward_argmax", "windowed max", "windowed average"});
+  testing::expect_throws<ArgumentError>([&] { pool_backward_argmax(global, argmax.data(), y.data(), g.data()); },
+                         {"pool_backward_argmax", "windowed max", "global max"});
 }
 
 }  // namespace

@@ -80,12 +80,18 @@ class PoolingLayer : public Layer {
   // The plan of the last training call, re-planned only when the input shape changes:
   // plan_pooling builds its error context eagerly, and a training step must not allocate.
   const PoolPlan& train_plan(const Shape& input_shape);
+  bool saves_argmax() const { return !spec_.global && spec_.op == PoolOp::kMax; }
 
   std::string_view class_name_;  // points at a string literal
   PoolSpec spec_;
   bool keepdims_ = false;
   PoolBackend backend_ = PoolBackend::kAuto;
   PoolPlan train_plan_;  // input_shape rank 0: none yet
+  // Training: windowed max pooling saves its argmax (1 byte per output for windows of at most 255
+  // cells) so that backward_train scatters the gradient without searching the input again. The
+  // buffer only grows, so a steady-state step does not allocate.
+  std::vector<std::uint8_t> argmax_;
+  Shape argmax_input_shape_;  // rank 0: no argmax saved
 };
 
 namespace detail {

@@ -1,0 +1,878 @@
+// Highway microkernels, compiled once per target by foreach_target.h (this file includes itself
+// once per instruction set) and dispatched at run time. See simd_kernels.hpp for the contracts.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "pooling/simd_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "pooling/simd_kernels.hpp"
+
+HWY_BEFORE_NAMESPACE();
+namespace poolnet::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+using DI = hn::RebindToSigned<DF>;
+using D8 = hn::Rebind<std::uint8_t, DI>;
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// ---- the max rule, scalar and vector --------------------------------------------------------
+// A cell replaces the running maximum when it is larger, or when it is the first NaN: the result
+// is the first maximum in window order, or the first NaN. The reference outputs the canonical
+// quiet NaN, so NaN results are canonicalized when stored.
+inline bool takes(float v, float acc) { return v > acc || (v != v && acc == acc); }
+inline float canonical(float v) { return v != v ? kNaN : v; }
+
+HWY_INLINE hn::Mask<DF> Takes(VF v, VF acc) {
+  return hn::Or(hn::Gt(v, acc), hn::AndNot(hn::IsNaN(acc), hn::IsNaN(v)));
+}
+// The running maximum when no argmax is kept: v replaces acc only when strictly larger (ties keep
+// the earlier cell, whose bits -0/+0 may differ; a NaN v never replaces, a NaN acc is never
+// replaced, so NaN is tracked apart with IsNaN). On x86 that is exactly MAXPS(v, acc): one
+// instruction, so the loop is not bound by the latency of compare + select.
+HWY_INLINE VF MaxFirst(VF v, VF acc) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  return hn::Max(v, acc);
+#else
+  return hn::IfThenElse(hn::Gt(v, acc), v, acc);
+#endif
+}
+// A store of results that nobody reads soon: non-temporal when asked and aligned (it skips the
+// read-for-ownership of the destination line), else a plain store.
+HWY_INLINE void StoreOut(VF v, float* p, bool stream) {
+  const DF d;
+  if (stream && reinterpret_cast<std::uintptr_t>(p) % (hn::Lanes(d) * sizeof(float)) == 0) {
+    hn::Stream(v, d, p);
+  } else {
+    hn::StoreU(v, d, p);
+  }
+}
+HWY_INLINE VF Canonical(DF d, VF acc) { return hn::IfThenElse(hn::IsNaN(acc), hn::Set(d, kNaN), acc); }
+
+HWY_INLINE void StoreArgmax(VF idx, std::uint8_t* p) {
+  const DI di;
+  const D8 d8;
+  hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, idx)), d8, p);
+}
+HWY_INLINE VF LoadArgmax(const std::uint8_t* p) {
+  const DF d;
+  const DI di;
+  const D8 d8;
+  return hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, p)));
+}
+
+// double -> float rounded as static_cast does (inf stays inf). Highway 1.0's portable targets
+// (scalar, EMU128) saturate infinities to the largest float instead, so they convert lane by lane.
+template <class DTo, class V>
+HWY_INLINE hn::Vec<DTo> DemoteExact(DTo d, V v) {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+  using DFrom = hn::Rebind<double, DTo>;
+  alignas(64) double in[HWY_MAX_BYTES / sizeof(float)] = {};
+  alignas(64) float out[HWY_MAX_BYTES / sizeof(float)] = {};
+  hn::StoreU(v, DFrom(), in);
+  for (std::size_t i = 0; i < hn::Lanes(d); ++i) out[i] = static_cast<float>(in[i]);
+  return hn::LoadU(d, out);
+#else
+  return hn::DemoteTo(d, v);
+#endif
+}
+
+// Double sums of float vectors, lane by lane, in order (two double vectors per float vector; one
+// double on the one-lane scalar target).
+#if HWY_TARGET == HWY_SCALAR
+using DD = hn::Rebind<double, DF>;
+struct Sum {
+  hn::Vec<DD> lo;
+  HWY_INLINE void add(VF v) { lo = hn::Add(lo, hn::PromoteTo(DD(), v)); }
+  HWY_INLINE VF mean(double count) const { return DemoteExact(DF(), hn::Div(lo, hn::Set(DD(), count))); }
+  HWY_INLINE VF mean_by(VF count) const { return DemoteExact(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
+  HWY_INLINE double total() const { return hn::GetLane(lo); }
+  static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p)}; }
+  HWY_INLINE void store(double* p) const { hn::StoreU(lo, DD(), p); }
+  static HWY_INLINE Sum zero() { return Sum{hn::Zero(DD())}; }
+};
+#else
+using DH = hn::Half<DF>;            // half a float vector
+using DD = hn::Rebind<double, DH>;  // its lanes as doubles
+struct Sum {
+  hn::Vec<DD> lo, hi;
+  HWY_INLINE void add(VF v) {
+    const DH dh;
+    const DD dd;
+    lo = hn::Add(lo, hn::PromoteTo(dd, hn::LowerHalf(dh, v)));
+    hi = hn::Add(hi, hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
+  }
+  // float(sum / count), rounded once like the reference.
+  HWY_INLINE VF mean(double count) const {
+    const DF d;
+    const DH dh;
+    const DD dd;
+    const auto n = hn::Set(dd, count);
+    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n)), DemoteExact(dh, hn::Div(lo, n)));
+  }
+  HWY_INLINE VF mean_by(VF count) const {
+    const DF d;
+    const DH dh;
+    const DD dd;
+    const auto n_lo = hn::PromoteTo(dd, hn::LowerHalf(dh, count));
+    const auto n_hi = hn::PromoteTo(dd, hn::UpperHalf(dh, count));
+    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n_hi)), DemoteExact(dh, hn::Div(lo, n_lo)));
+  }
+  HWY_INLINE double total() const { return hn::GetLane(hn::SumOfLanes(DD(), hn::Add(lo, hi))); }
+  static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p), hn::LoadU(DD(), p + hn::Lanes(DD()))}; }
+  HWY_INLINE void store(double* p) const {
+    hn::StoreU(lo, DD(), p);
+    hn::StoreU(hi, DD(), p + hn::Lanes(DD()));
+  }
+  static HWY_INLINE Sum zero() { return Sum{hn::Zero(DD()), hn::Zero(DD())}; }
+};
+#endif
+HWY_INLINE Sum ZeroSum() { return Sum::zero(); }
+
+// ---- geometry along the cols ----------------------------------------------------------------
+inline std::int64_t start_of(const Axis& a, std::int64_t j) { return j * a.stride - a.pad_before; }
+inline std::int64_t begin_of(const Axis& a, std::int64_t j) { return std::max<std::int64_t>(start_of(a, j), 0); }
+inline std::int64_t end_of(const Axis& a, std::int64_t j) { return std::min(start_of(a, j) + a.window, a.in); }
+
+// Outputs [lo, hi) whose unclipped window starts at or after col 0 and whose reads of `span`
+// cols from the window start stay inside the row (the vectorized interior of a channels_first row).
+inline void interior(const Axis& a, std::int64_t span, std::int64_t& lo, std::int64_t& hi) {
+  lo = (a.pad_before + a.stride - 1) / a.stride;
+  const std::int64_t last = a.in + a.pad_before - span;
+  hi = last < 0 ? 0 : std::min(a.out, last / a.stride + 1);
+  hi = std::max(hi, lo);
+  lo = std::min(lo, a.out);
+  hi = std::max(hi, lo);
+}
+
+// Lanes base[i * stride], i < N (all in bounds by the caller's interior).
+HWY_INLINE VF LoadStrided(const float* base, std::int64_t stride) {
+  const DF d;
+  if (stride == 1) return hn::LoadU(d, base);
+  if (stride == 2) {
+    VF even, odd;
+    hn::LoadInterleaved2(d, base, even, odd);
+    return even;
+  }
+  const DI di;
+  return hn::GatherIndex(d, base, hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(stride))));
+}
+
+// ---- forward ---------------------------------------------------------------------------------
+
+// One output element (col ow, channel c) in scalar code: channels_last tails and channels_first edges.
+template <bool kArgmax>
+void max_cell(const ForwardRow& a, std::int64_t ow, std::size_t c) {
+  const auto C = static_cast<std::int64_t>(a.channels);
+  const std::int64_t ws = start_of(a.cols, ow), wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
+  float acc = 0.0f;
+  std::int64_t idx = 0;
+  bool first = true;
+  for (std::size_t r = 0; r < a.nrows; ++r) {
+    for (std::int64_t w = wb; w < we; ++w) {
+      const float v = a.rows[r][w * C + static_cast<std::int64_t>(c)];
+      if (first || takes(v, acc)) {
+        acc = v;
+        idx = a.row_ids[r] + (w - ws);
+        first = false;
+      }
+    }
+  }
+  const std::size_t o = static_cast<std::size_t>(ow) * a.channels + c;
+  a.out[o] = canonical(acc);
+  if constexpr (kArgmax) a.argmax[o] = static_cast<std::uint8_t>(idx);
+}
+
+void average_cell(const ForwardRow& a, std::int64_t ow, std::size_t c) {
+  const auto C = static_cast<std::int64_t>(a.channels);
+  const std::int64_t wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
+  double sum = 0.0;
+  for (std::size_t r = 0; r < a.nrows; ++r)
+    for (std::int64_t w = wb; w < we; ++w) sum += a.rows[r][w * C + static_cast<std::int64_t>(c)];
+  const double count = static_cast<double>(a.nrows) * static_cast<double>(we - wb);
+  a.out[static_cast<std::size_t>(ow) * a.channels + c] = static_cast<float>(sum / count);
+}
+
+// channels_last: across channels, K vectors of channels at once (independent dependency chains),
+// for each output col.
+template <bool kArgmax, int K>
+HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::size_t c) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const auto Cs = static_cast<std::int64_t>(a.channels);
+  const auto cs = static_cast<std::int64_t>(c);
+  const std::int64_t ws = start_of(a.cols, ow), wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
+  VF acc[K], idx[K];
+  hn::Mask<DF> nan[K];
+  const float* first = a.rows[0] + wb * Cs + cs;
+  for (int j = 0; j < K; ++j) {
+    acc[j] = hn::LoadU(d, first + static_cast<std::size_t>(j) * N);
+    nan[j] = hn::IsNaN(acc[j]);
+    idx[j] = hn::Set(d, static_cast<float>(a.row_ids[0] + (wb - ws)));
+  }
+  for (std::size_t r = 0; r < a.nrows; ++r) {
+    const float* row = a.rows[r] + cs;
+    for (std::int64_t w = (r == 0 ? wb + 1 : wb); w < we; ++w) {
+      const float* cell = row + w * Cs;
+      if constexpr (kArgmax) {
+        const VF id = hn::Set(d, static_cast<float>(a.row_ids[r] + (w - ws)));
+        for (int j = 0; j < K; ++j) {
+          const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+          const auto take = Takes(v, acc[j]);
+          acc[j] = hn::IfThenElse(take, v, acc[j]);
+          idx[j] = hn::IfThenElse(take, id, idx[j]);
+        }
+      } else {
+        for (int j = 0; j < K; ++j) {
+          const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+          acc[j] = MaxFirst(v, acc[j]);
+          nan[j] = hn::Or(nan[j], hn::IsNaN(v));
+        }
+      }
+    }
+  }
+  const std::size_t o = static_cast<std::size_t>(ow) * a.channels + c;
+  for (int j = 0; j < K; ++j) {
+    const std::size_t at = o + static_cast<std::size_t>(j) * N;
+    if constexpr (kArgmax) {
+      StoreOut(Canonical(d, acc[j]), a.out + at, a.stream);
+      StoreArgmax(idx[j], a.argmax + at);
+    } else {
+      StoreOut(hn::IfThenElse(nan[j], hn::Set(d, kNaN), acc[j]), a.out + at, a.stream);
+    }
+  }
+}
+
+template <bool kArgmax>
+void max_row_channels_last(const ForwardRow& a) {
+  const std::size_t N = hn::Lanes(DF());
+  const std::size_t C = a.channels;
+  for (std::int64_t ow = 0; ow < a.cols.out; ++ow) {
+    std::size_t c = 0;
+    for (; c + 4 * N <= C; c += 4 * N) max_channels_block<kArgmax, 4>(a, ow, c);
+    if (c + 2 * N <= C) {
+      max_channels_block<kArgmax, 2>(a, ow, c);
+      c += 2 * N;
+    }
+    if (c + N <= C) {
+      max_channels_block<kArgmax, 1>(a, ow, c);
+      c += N;
+    }
+    for (; c < C; ++c) max_cell<kArgmax>(a, ow, c);
+  }
+}
+
+// A channels_first row's last vector of outputs may be partial: its loads read whole vectors
+// (lanes past the row read the next row or plane and are discarded) when the input goes on that far.
+inline bool whole_vectors_readable(const ForwardRow& a, std::int64_t ow) {
+  const auto N = static_cast<std::int64_t>(hn::Lanes(DF()));
+  const std::int64_t s = a.cols.stride;
+  const std::int64_t span = (s == 1 ? N : s == 2 ? 2 * N : s * (N - 1) + 1) + a.cols.window - 1;
+  return start_of(a.cols, ow) + span <= a.readable;
+}
+
+// Stores the first `lanes` lanes (all N: one store; fewer: through a buffer, so that the
+// neighbouring outputs, which another thread may own, are never rewritten).
+HWY_INLINE void StorePartial(VF v, std::int64_t lanes, float* p) {
+  const DF d;
+  if (lanes == static_cast<std::int64_t>(hn::Lanes(d))) {
+    hn::StoreU(v, d, p);
+    return;
+  }
+  alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+  hn::StoreU(v, d, values);
+  std::copy(values, values + lanes, p);
+}
+
+// channels_first: along the cols, N outputs at a time in the interior, scalar at the edges.
+template <bool kArgmax>
+void max_row_channels_first(const ForwardRow& a) {
+  const DF d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const Axis& x = a.cols;
+  std::int64_t lo, hi;
+  // Stride 2 loads 2N floats from the window start + kw: one col beyond the last lane's cell, so
+  // the row's last vector is checked against the end of the input (the col read beyond the row is
+  // the next row's first and is discarded).
+  interior(x, x.window, lo, hi);
+  std::int64_t ow = 0;
+  for (; ow < lo; ++ow) max_cell<kArgmax>(a, ow, 0);
+  for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+    lanes = std::min(N, hi - ow);
+    if ((lanes < N || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;
+    const std::int64_t ws = start_of(x, ow);
+    VF acc = hn::Zero(d), idx = hn::Zero(d);
+    auto nan = hn::FirstN(d, 0);
+    bool first = true;
+    for (std::size_t r = 0; r < a.nrows; ++r) {
+      const float* base = a.rows[r] + ws;
+      for (std::int64_t kw = 0; kw < x.window; ++kw) {
+        const VF v = LoadStrided(base + kw, x.stride);
+        const float id = static_cast<float>(a.row_ids[r] + kw);
+        if (first) {
+          acc = v;
+          idx = hn::Set(d, id);
+          first = false;
+        } else if constexpr (kArgmax) {
+          const auto take = Takes(v, acc);
+          acc = hn::IfThenElse(take, v, acc);
+          idx = hn::IfThenElse(take, hn::Set(d, id), idx);
+        } else {
+          acc = MaxFirst(v, acc);
+        }
+        if constexpr (!kArgmax) nan = hn::Or(nan, hn::IsNaN(v));
+      }
+    }
+    if constexpr (!kArgmax) acc = hn::IfThenElse(nan, hn::Set(d, kNaN), acc);
+    StorePartial(Canonical(d, acc), lanes, a.out + ow);
+    if constexpr (kArgmax) {
+      if (lanes == N) {
+        StoreArgmax(idx, a.argmax + ow);
+      } else {
+        alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
+        StoreArgmax(idx, indices);
+        std::copy(indices, indices + lanes, a.argmax + ow);
+      }
+    }
+  }
+  for (; ow < x.out; ++ow) max_cell<kArgmax>(a, ow, 0);
+}
+
+void ForwardRowMax(const ForwardRow& a) {
+  if (a.channels == 1) {
+    if (a.argmax) max_row_channels_first<true>(a); else max_row_channels_first<false>(a);
+  } else {
+    if (a.argmax) max_row_channels_last<true>(a); else max_row_channels_last<false>(a);
+  }
+  if (a.stream) hwy::FlushStream();
+}
+
+void ForwardRowAverage(const ForwardRow& a) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const Axis& x = a.cols;
+  if (a.channels > 1) {
+    const std::size_t C = a.channels;
+    const auto Cs = static_cast<std::int64_t>(C);
+    for (std::int64_t ow = 0; ow < x.out; ++ow) {
+      const std::int64_t wb = begin_of(x, ow), we = end_of(x, ow);
+      const double count = static_cast<double>(a.nrows) * static_cast<double>(we - wb);
+      float* out = a.out + static_cast<std::size_t>(ow) * C;
+      std::size_t c = 0;
+      for (; c + N <= C; c += N) {
+        Sum s = ZeroSum();
+        for (std::size_t r = 0; r < a.nrows; ++r)
+          for (std::int64_t w = wb; w < we; ++w) s.add(hn::LoadU(d, a.rows[r] + w * Cs + static_cast<std::int64_t>(c)));
+        StoreOut(s.mean(count), out + c, a.stream);
+      }
+      for (; c < C; ++c) average_cell(a, ow, c);
+    }
+    if (a.stream) hwy::FlushStream();
+    return;
+  }
+  std::int64_t lo, hi;
+  interior(x, x.window, lo, hi);  // see max_row_channels_first
+  const double count = static_cast<double>(a.nrows) * static_cast<double>(x.window);
+  const auto Ns = static_cast<std::int64_t>(N);
+  std::int64_t ow = 0;
+  for (; ow < lo; ++ow) average_cell(a, ow, 0);
+  for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+    lanes = std::min(Ns, hi - ow);
+    if ((lanes < Ns || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;
+    const std::int64_t ws = start_of(x, ow);
+    Sum s = ZeroSum();
+    for (std::size_t r = 0; r < a.nrows; ++r)
+      for (std::int64_t kw = 0; kw < x.window; ++kw) s.add(LoadStrided(a.rows[r] + ws + kw, x.stride));
+    StorePartial(s.mean(count), lanes, a.out + ow);
+  }
+  for (; ow < x.out; ++ow) average_cell(a, ow, 0);
+}
+
+// channels_first planes: lanes over the plane's outputs, one gather per window cell.
+template <bool kArgmax>
+void plane_max(const PlaneTable& t, const float* plane, float* out, std::uint8_t* argmax) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t o = 0, g = 0; o < t.outputs; o += N, ++g) {
+    VF acc = hn::Zero(d), idx = hn::Zero(d);
+    auto started = hn::FirstN(d, 0);
+    for (std::size_t k = 0; k < t.cells; ++k) {
+      const std::size_t at = (g * t.cells + k) * N;
+      const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
+      const VF v = hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at));
+      const auto take = hn::And(real, hn::Or(hn::Not(started), Takes(v, acc)));
+      acc = hn::IfThenElse(take, v, acc);
+      if constexpr (kArgmax) idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(k)), idx);
+      started = hn::Or(started, real);
+    }
+    acc = Canonical(d, acc);
+    if (o + N <= t.outputs) {
+      hn::StoreU(acc, d, out + o);
+      if constexpr (kArgmax) StoreArgmax(idx, argmax + o);
+    } else {
+      alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+      alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
+      hn::StoreU(acc, d, values);
+      if constexpr (kArgmax) StoreArgmax(idx, indices);
+      for (std::size_t l = 0; o + l < t.outputs; ++l) {
+        out[o + l] = values[l];
+        if constexpr (kArgmax) argmax[o + l] = indices[l];
+      }
+    }
+  }
+}
+
+void ForwardPlaneMax(const PlaneTable& t, const float* plane, float* out, std::uint8_t* argmax) {
+  if (argmax) plane_max<true>(t, plane, out, argmax); else plane_max<false>(t, plane, out, nullptr);
+}
+
+void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t o = 0, g = 0; o < t.outputs; o += N, ++g) {
+    Sum s = ZeroSum();
+    for (std::size_t k = 0; k < t.cells; ++k) {
+      const std::size_t at = (g * t.cells + k) * N;
+      const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
+      s.add(hn::IfThenElseZero(real, hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at))));
+    }
+    const VF mean = s.mean_by(hn::LoadU(d, t.count + g * N));
+    if (o + N <= t.outputs) {
+      hn::StoreU(mean, d, out + o);
+    } else {
+      alignas(64) float values[HWY_MAX_BYTES / sizeof(float)] = {};
+      hn::StoreU(mean, d, values);
+      for (std::size_t l = 0; o + l < t.outputs; ++l) out[o + l] = values[l];
+    }
+  }
+}
+
+std::size_t Lanes() { return hn::Lanes(DF()); }
+
+void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t plane_stride, float* out) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
+  for (std::size_t i = 0; i < cells; ++i) hn::StoreU(hn::GatherIndex(d, first + i, offsets), d, out + i * N);
+}
+
+void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
+  const DF d;
+  const DI di;
+  const std::size_t N = hn::Lanes(d);
+  const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
+  for (std::size_t i = 0; i < cells; ++i) hn::ScatterIndex(hn::LoadU(d, in + i * N), d, first + i, offsets);
+}
+
+void BackwardPlane(const ReversePlaneTable& t, const float* values, const float* indices, float* grad_in) {
+  const DF d;
+  const DI di;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const auto inputs = static_cast<std::int64_t>(t.inputs);
+  for (std::int64_t i = 0; i < inputs; i += N) {
+    const auto from = hn::LoadU(di, t.output + i);
+    auto take = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + i)));
+    if (indices) take = hn::And(take, hn::Eq(hn::GatherIndex(d, indices, from), hn::LoadU(d, t.cell + i)));
+    StorePartial(hn::IfThenElseZero(take, hn::GatherIndex(d, values, from)), std::min(N, inputs - i), grad_in + i);
+  }
+}
+
+// ---- backward --------------------------------------------------------------------------------
+
+// The gradient a window cell (col w, channel c) receives from output col ow, in scalar code.
+template <bool kMax>
+float cell_gradient(const BackwardRow& a, std::int64_t ow, std::int64_t w, std::size_t c) {
+  const std::size_t o = static_cast<std::size_t>(ow) * a.channels + c;
+  if constexpr (kMax) {
+    const std::int64_t id = a.row_id + (w - start_of(a.cols, ow));
+    return a.argmax[o] == id ? a.grad_out[o] : 0.0f;
+  } else {
+    const auto cols = static_cast<float>(end_of(a.cols, ow) - begin_of(a.cols, ow));
+    return a.grad_out[o] / (static_cast<float>(a.real_rows) * cols);
+  }
+}
+
+// Writes (or adds) the window cells of output col ow and, when writing, zeros the cols from
+// `next` up to the window (gaps between windows); returns the first col after the window.
+template <bool kMax>
+std::int64_t backward_col(const BackwardRow& a, std::int64_t ow, std::int64_t next) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t C = a.channels;
+  const auto Cs = static_cast<std::int64_t>(C);
+  const std::int64_t ws = start_of(a.cols, ow), wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
+  if (!a.accumulate && wb > next) std::fill(a.grad_in + next * Cs, a.grad_in + wb * Cs, 0.0f);
+  const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;
+  const float count = static_cast<float>(a.real_rows) * static_cast<float>(we - wb);
+  for (std::int64_t w = wb; w < we; ++w) {
+    float* dst = a.grad_in + w * Cs;
+    const VF id = hn::Set(d, static_cast<float>(a.row_id + (w - ws)));
+    std::size_t c = 0;
+    for (; c + N <= C; c += N) {
+      VF val;
+      if constexpr (kMax) {
+        val = hn::IfThenElseZero(hn::Eq(LoadArgmax(a.argmax + static_cast<std::size_t>(ow) * C + c), id), hn::LoadU(d, g + c));
+      } else {
+        val = hn::Div(hn::LoadU(d, g + c), hn::Set(d, count));
+      }
+      if (a.accumulate) {
+        hn::StoreU(hn::Add(val, hn::LoadU(d, dst + c)), d, dst + c);
+      } else {
+        StoreOut(val, dst + c, a.stream);
+      }
+    }
+    for (; c < C; ++c) {
+      const float val = cell_gradient<kMax>(a, ow, w, c);
+      dst[c] = a.accumulate ? dst[c] + val : val;
+    }
+  }
+  return std::max(next, we);
+}
+
+template <bool kMax>
+void backward_row(const BackwardRow& a) {
+  const Axis& x = a.cols;
+  std::int64_t next = 0;
+  std::int64_t ow = 0;
+  // channels_first, windows that tile the row (stride == window, 1 or 2): N outputs at a time
+  // in the interior (interleaved stores for 2-wide windows).
+  if (a.channels == 1 && !a.accumulate && x.stride == x.window && x.stride <= 2) {
+    const DF d;
+    const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+    std::int64_t lo, hi;
+    interior(x, x.window, lo, hi);
+    for (; ow < lo; ++ow) next = backward_col<kMax>(a, ow, next);
+    if (ow < hi && start_of(x, ow) > next) std::fill(a.grad_in + next, a.grad_in + start_of(x, ow), 0.0f);
+    // The last vector of a row may be partial: its inputs and outputs go through buffers, so
+    // nothing outside this row is read or written.
+    alignas(64) float g_part[HWY_MAX_BYTES / sizeof(float)] = {};
+    alignas(64) std::uint8_t am_part[HWY_MAX_BYTES / sizeof(float)] = {};
+    alignas(64) float out_part[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+    for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
+      lanes = std::min(N, hi - ow);
+      const bool whole = lanes == N;
+      const std::int64_t ws = start_of(x, ow);
+      const float* g_at = a.grad_out + ow;
+      const std::uint8_t* am_at = kMax ? a.argmax + ow : nullptr;
+      if (!whole) {
+        std::copy(g_at, g_at + lanes, g_part);
+        g_at = g_part;
+        if constexpr (kMax) {
+          std::copy(am_at, am_at + lanes, am_part);
+          am_at = am_part;
+        }
+      }
+      float* dst = whole ? a.grad_in + ws : out_part;
+      const VF g = hn::LoadU(d, g_at);
+      if (x.window == 1) {
+        const VF value = kMax ? hn::IfThenElseZero(hn::Eq(LoadArgmax(am_at), hn::Set(d, static_cast<float>(a.row_id))), g)
+                              : hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows)));
+        hn::StoreU(value, d, dst);
+      } else if constexpr (kMax) {
+        const VF am = LoadArgmax(am_at);
+        const VF even = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id))), g);
+        const VF odd = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id + 1))), g);
+        hn::StoreInterleaved2(even, odd, d, dst);
+      } else {
+        const VF share = hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows * 2)));
+        hn::StoreInterleaved2(share, share, d, dst);
+      }
+      if (!whole) std::copy(out_part, out_part + lanes * x.window, a.grad_in + ws);
+      next = ws + lanes * x.window;
+    }
+  }
+  for (; ow < x.out; ++ow) next = backward_col<kMax>(a, ow, next);
+  if (!a.accumulate && next < x.in) {
+    const auto Cs = static_cast<std::int64_t>(a.channels);
+    std::fill(a.grad_in + next * Cs, a.grad_in + x.in * Cs, 0.0f);
+  }
+}
+
+void BackwardRowMax(const BackwardRow& a) {
+  backward_row<true>(a);
+  if (a.stream) hwy::FlushStream();
+}
+void BackwardRowAverage(const BackwardRow& a) {
+  backward_row<false>(a);
+  if (a.stream) hwy::FlushStream();
+}
+
+// ---- global ----------------------------------------------------------------------------------
+
+// Cells per pass over a channels_last image: the pass's rows stay in L1/L2 while every channel
+// vector sweeps them.
+inline std::size_t chunk_cells(std::size_t channels) { return std::max<std::size_t>(1, 8192 / channels); }
+
+template <int K>
+HWY_INLINE void global_max_block(const float* image, std::size_t s0, std::size_t s1, std::size_t C,
+                                 std::size_t c, float* acc_io, hn::Mask<DF>* nan_io) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  VF acc[K];
+  hn::Mask<DF> nan[K];
+  for (int j = 0; j < K; ++j) {
+    acc[j] = hn::LoadU(d, acc_io + c + static_cast<std::size_t>(j) * N);
+    nan[j] = nan_io[c / N + static_cast<std::size_t>(j)];
+  }
+  for (std::size_t s = s0; s < s1; ++s) {
+    const float* cell = image + s * C + c;
+    for (int j = 0; j < K; ++j) {
+      const VF v = hn::LoadU(d, cell + static_cast<std::size_t>(j) * N);
+      acc[j] = MaxFirst(v, acc[j]);
+      nan[j] = hn::Or(nan[j], hn::IsNaN(v));
+    }
+  }
+  for (int j = 0; j < K; ++j) {
+    hn::StoreU(acc[j], d, acc_io + c + static_cast<std::size_t>(j) * N);
+    nan_io[c / N + static_cast<std::size_t>(j)] = nan[j];
+  }
+}
+
+void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t vectors = C / N;
+  // NaN seen so far, per channel vector (a few at most per call: C / N).
+  constexpr std::size_t kMaxVectorsOnStack = 64;
+  hn::Mask<DF> nan_stack[kMaxVectorsOnStack];
+  std::vector<hn::Mask<DF>> nan_heap;
+  hn::Mask<DF>* nan = nan_stack;
+  if (vectors > kMaxVectorsOnStack) {
+    nan_heap.resize(vectors);
+    nan = nan_heap.data();
+  }
+  std::copy(image, image + C, out);  // the first cell starts every channel's running maximum
+  for (std::size_t j = 0; j < vectors; ++j) nan[j] = hn::IsNaN(hn::LoadU(d, out + j * N));
+  for (std::size_t s0 = 1; s0 < cells; s0 += chunk_cells(C)) {
+    const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
+    std::size_t c = 0;
+    for (; c + 4 * N <= C; c += 4 * N) global_max_block<4>(image, s0, s1, C, c, out, nan);
+    if (c + 2 * N <= C) {
+      global_max_block<2>(image, s0, s1, C, c, out, nan);
+      c += 2 * N;
+    }
+    for (; c + N <= C; c += N) global_max_block<1>(image, s0, s1, C, c, out, nan);
+    for (; c < C; ++c) {
+      float acc = out[c];
+      for (std::size_t s = s0; s < s1; ++s) {
+        const float v = image[s * C + c];
+        if (takes(v, acc)) acc = v;
+      }
+      out[c] = acc;
+    }
+  }
+  for (std::size_t j = 0; j < vectors; ++j)
+    hn::StoreU(hn::IfThenElse(nan[j], hn::Set(d, kNaN), hn::LoadU(d, out + j * N)), d, out + j * N);
+  for (std::size_t c = vectors * N; c < C; ++c) out[c] = canonical(out[c]);
+}
+
+// K channel vectors summed together over cells [s0, s1): one pass reads whole cells (a pass per
+// vector would read every cell K times with a stride, which the prefetcher serves poorly).
+template <int K>
+HWY_INLINE void global_sum_block(const float* image, std::size_t s0, std::size_t s1, std::size_t C,
+                                 std::size_t c, double* sums) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  Sum sum[K];
+  for (int j = 0; j < K; ++j) sum[j] = Sum::load(sums + c + static_cast<std::size_t>(j) * N);
+  for (std::size_t s = s0; s < s1; ++s) {
+    const float* cell = image + s * C + c;
+    for (int j = 0; j < K; ++j) sum[j].add(hn::LoadU(d, cell + static_cast<std::size_t>(j) * N));
+  }
+  for (int j = 0; j < K; ++j) sum[j].store(sums + c + static_cast<std::size_t>(j) * N);
+}
+
+void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out,
+                               double* sums) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  std::fill(sums, sums + C, 0.0);
+  for (std::size_t s0 = 0; s0 < cells; s0 += chunk_cells(C)) {
+    const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
+    std::size_t c = 0;
+    for (; c + 4 * N <= C; c += 4 * N) global_sum_block<4>(image, s0, s1, C, c, sums);
+    if (c + 2 * N <= C) {
+      global_sum_block<2>(image, s0, s1, C, c, sums);
+      c += 2 * N;
+    }
+    for (; c + N <= C; c += N) global_sum_block<1>(image, s0, s1, C, c, sums);
+    for (; c < C; ++c)
+      for (std::size_t s = s0; s < s1; ++s) sums[c] += image[s * C + c];
+  }
+  for (std::size_t c = 0; c < C; ++c) out[c] = static_cast<float>(sums[c] / static_cast<double>(cells));
+}
+
+float GlobalMaxSlice(const float* p, std::size_t cells) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  float acc = p[0];
+  if (cells >= N) {
+    // Two lane-wise running maxima and a NaN flag; the last, partial vector re-reads cells the
+    // loop saw (harmless for a maximum). The value is order-independent except for the sign of a
+    // zero maximum, fixed below from the first zero (the reference's first maximum).
+    VF a0 = hn::LoadU(d, p), a1 = a0;
+    auto nan = hn::IsNaN(a0);
+    std::size_t i = N;
+    for (; i + 2 * N <= cells; i += 2 * N) {
+      const VF v0 = hn::LoadU(d, p + i), v1 = hn::LoadU(d, p + i + N);
+      a0 = MaxFirst(v0, a0);
+      a1 = MaxFirst(v1, a1);
+      nan = hn::Or(nan, hn::Or(hn::IsNaN(v0), hn::IsNaN(v1)));
+    }
+    for (; i < cells; i += N) {
+      const VF v = hn::LoadU(d, p + std::min(i, cells - N));
+      a0 = MaxFirst(v, a0);
+      nan = hn::Or(nan, hn::IsNaN(v));
+    }
+    if (!hn::AllFalse(d, nan)) return kNaN;
+    acc = hn::GetLane(hn::MaxOfLanes(d, MaxFirst(a1, a0)));
+  } else {
+    for (std::size_t i = 1; i < cells; ++i)
+      if (takes(p[i], acc)) acc = p[i];
+  }
+  if (acc == 0.0f) {
+    for (std::size_t j = 0; j < cells; ++j)
+      if (p[j] == 0.0f) return p[j];
+  }
+  return canonical(acc);
+}
+
+float GlobalAverageSlice(const float* p, std::size_t cells) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  Sum s = ZeroSum();
+  std::size_t i = 0;
+  for (; i + N <= cells; i += N) s.add(hn::LoadU(d, p + i));
+  double sum = s.total();
+  for (; i < cells; ++i) sum += p[i];
+  return static_cast<float>(sum / static_cast<double>(cells));
+}
+
+HWY_INLINE hn::Mask<DF> Winner(VF v, VF m) {
+  return hn::Or(hn::Eq(v, m), hn::And(hn::IsNaN(v), hn::IsNaN(m)));
+}
+inline bool winner(float v, float m) { return v == m || (v != v && m != m); }
+
+void CountWinners(const float* image, std::size_t cells, std::size_t C, const float* maximum,
+                  std::int64_t* counts) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  if (C == 1) {
+    const VF m = hn::Set(d, maximum[0]);
+    std::size_t i = 0, n = 0;
+    for (; i + N <= cells; i += N) n += hn::CountTrue(d, Winner(hn::LoadU(d, image + i), m));
+    for (; i < cells; ++i) n += winner(image[i], maximum[0]) ? 1 : 0;
+    counts[0] += static_cast<std::int64_t>(n);
+    return;
+  }
+  for (std::size_t s = 0; s < cells; ++s)
+    for (std::size_t c = 0; c < C; ++c) counts[c] += winner(image[s * C + c], maximum[c]) ? 1 : 0;
+}
+
+void WriteShares(const float* image, std::size_t cells, std::size_t C, const float* maximum,
+                 const float* share, float* grad_in) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  if (C == 1) {
+    const VF m = hn::Set(d, maximum[0]), w = hn::Set(d, share[0]);
+    std::size_t i = 0;
+    for (; i + N <= cells; i += N) hn::StoreU(hn::IfThenElseZero(Winner(hn::LoadU(d, image + i), m), w), d, grad_in + i);
+    for (; i < cells; ++i) grad_in[i] = winner(image[i], maximum[0]) ? share[0] : 0.0f;
+    return;
+  }
+  for (std::size_t s = 0; s < cells; ++s) {
+    const float* x = image + s * C;
+    float* g = grad_in + s * C;
+    std::size_t c = 0;
+    for (; c + N <= C; c += N)
+      hn::StoreU(hn::IfThenElseZero(Winner(hn::LoadU(d, x + c), hn::LoadU(d, maximum + c)), hn::LoadU(d, share + c)), d, g + c);
+    for (; c < C; ++c) g[c] = winner(x[c], maximum[c]) ? share[c] : 0.0f;
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace poolnet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace poolnet::simd {
+
+HWY_EXPORT(ForwardRowMax);
+HWY_EXPORT(ForwardRowAverage);
+HWY_EXPORT(ForwardPlaneMax);
+HWY_EXPORT(ForwardPlaneAverage);
+HWY_EXPORT(Lanes);
+HWY_EXPORT(PlanesToChannelsLast);
+HWY_EXPORT(ChannelsLastToPlanes);
+HWY_EXPORT(BackwardPlane);
+HWY_EXPORT(BackwardRowMax);
+HWY_EXPORT(BackwardRowAverage);
+HWY_EXPORT(GlobalMaxChannelsLast);
+HWY_EXPORT(GlobalAverageChannelsLast);
+HWY_EXPORT(GlobalMaxSlice);
+HWY_EXPORT(GlobalAverageSlice);
+HWY_EXPORT(CountWinners);
+HWY_EXPORT(WriteShares);
+
+void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
+void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
+std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out) {
+  HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out);
+}
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
+  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride);
+}
+void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
+  HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);
+}
+void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);
+}
+void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);
+}
+void backward_row_max(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowMax)(args); }
+void backward_row_average(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowAverage)(args); }
+void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxChannelsLast)(image, cells, channels, out);
+}
+void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
+                                  double* scratch) {
+  HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch);
+}
+float global_max_slice(const float* slice, std::size_t cells) {
+  return HWY_DYNAMIC_DISPATCH(GlobalMaxSlice)(slice, cells);
+}
+float global_average_slice(const float* slice, std::size_t cells) {
+  return HWY_DYNAMIC_DISPATCH(GlobalAverageSlice)(slice, cells);
+}
+void count_winners(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
+                   std::int64_t* counts) {
+  HWY_DYNAMIC_DISPATCH(CountWinners)(image, cells, channels, maximum, counts);
+}
+void write_shares(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
+                  const float* share, float* grad_in) {
+  HWY_DYNAMIC_DISPATCH(WriteShares)(image, cells, channels, maximum, share, grad_in);
+}
+
+const char* target_name() {
+  // The best target both compiled in and supported: what HWY_DYNAMIC_DISPATCH picks.
+  const std::int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
+  return hwy::TargetName(targets & -targets);
+}
+
+}  // namespace poolnet::simd
+#endif  // HWY_ONCE

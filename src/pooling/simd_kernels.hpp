@@ -1,0 +1,115 @@
+// SIMD microkernels of the fast pooling backend (src/pooling/simd_kernels.cpp), compiled once per
+// instruction set through Google Highway and chosen at run time for the CPU (HWY_DYNAMIC_DISPATCH):
+// one binary runs AVX-512 code on AVX-512 machines, AVX2 code on AVX2 machines, and so on.
+//
+// XNNPACK's split: fast.cpp (the driver) decides the partition of work, threads and geometry;
+// a microkernel loops over one row of output (or one reduction) and knows nothing else.
+// Every kernel keeps the reference's rules exactly (SEMANTICS.md): max takes the first maximum in
+// row-major window order and propagates NaN (output: the canonical quiet NaN, as the reference),
+// in SIMD bodies and scalar tails alike; averages sum in double in window order and round once,
+// so they are bit-identical to the reference too (global averages differ only in summation order).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace poolnet::simd {
+
+// One spatial axis (the innermost, "cols") of a plan.
+struct Axis {
+  std::int64_t in, window, stride, out, pad_before;
+};
+
+// Forward of one output row (fixed batch item, depth and row; all cols and channels).
+// `rows[r]` points at the first col of the r-th real input row of the window (in window order),
+// `row_ids[r]` is that row's first cell index in the unclipped window ((kd * KH + kh) * KW).
+// channels == 1 is the channels_first case (vectorized along the cols); otherwise the cols are
+// `channels` floats apart and the kernels vectorize across channels.
+struct ForwardRow {
+  const float* const* rows;
+  const std::int32_t* row_ids;
+  std::size_t nrows;
+  Axis cols;
+  std::size_t channels;
+  float* out;             // cols.out * channels floats
+  std::uint8_t* argmax;   // max only, optional: cols.out * channels window cell indices
+  // channels_first: floats readable from rows[nrows - 1] (to the end of the input), so that a
+  // row's last, partial vector may load whole vectors and keep only its lanes.
+  std::int64_t readable;
+  bool stream = false;  // non-temporal stores (the output is too large to be read back from cache)
+};
+void forward_row_max(const ForwardRow& args);
+void forward_row_average(const ForwardRow& args);
+
+// channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
+// output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,
+// gathering each window cell. The table is the same for every plane of a plan; the driver builds
+// it once per call (PlaneTableStorage in fast.cpp) for lanes() lanes.
+struct PlaneTable {
+  std::size_t outputs;        // per plane
+  std::size_t cells;          // of the full window
+  const std::int32_t* index;  // [group][cell][lane]: input offset in the plane (a real cell)
+  const std::int32_t* real;   // [group][cell][lane]: -1 where the cell is real, 0 padding or no output
+  const float* count;         // [group][lane]: real cells of the window (1 for lanes past the end)
+};
+std::size_t lanes();  // float lanes of the dispatched target
+void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax);
+void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
+
+// lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
+// image with lanes() channels (out[cell * lanes() + plane]), and back.
+void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out);
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride);
+
+// Backward of a small channels_first plane whose windows do not overlap: each input cell gathers
+// the gradient of the one output whose window holds it. values: per output, the upstream gradient
+// (max) or its share (average); indices (max only): the saved argmax as floats.
+struct ReversePlaneTable {
+  std::size_t inputs;          // per plane
+  const std::int32_t* output;  // [input]: the output whose window holds it (0 when none)
+  const std::int32_t* real;    // [input]: -1 when some window holds it, else 0
+  const float* cell;           // [input]: its index in that window
+};
+void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in);
+
+// Backward of one output row into one input row it covers. `row_id` is the input row's first cell
+// index in the unclipped window; `real_rows` the number of real input rows of the window (for the
+// average's count). accumulate = false: the windows along cols do not overlap and the kernel
+// writes every col of the input row (window cells and the gaps between windows, as zeros);
+// accumulate = true: it adds into window cells only.
+struct BackwardRow {
+  const float* grad_out;       // cols.out * channels floats
+  const std::uint8_t* argmax;  // max only: the saved window cell indices
+  std::int32_t row_id;
+  std::int64_t real_rows;
+  Axis cols;
+  std::size_t channels;
+  float* grad_in;  // cols.in * channels floats
+  bool accumulate;
+  bool stream = false;  // non-temporal stores (writing only)
+};
+void backward_row_max(const BackwardRow& args);
+void backward_row_average(const BackwardRow& args);
+
+// Global pooling of one channels_last image (cells x channels floats) into `out` (channels).
+// The average needs `scratch` (channels doubles).
+void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out);
+void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
+                                  double* scratch);
+// Global pooling of one contiguous channels_first slice.
+float global_max_slice(const float* slice, std::size_t cells);
+float global_average_slice(const float* slice, std::size_t cells);
+
+// Global max backward (the gradient is split evenly among the cells equal to the maximum, or among
+// the NaN cells when the maximum is NaN). `maximum` holds one value per channel (channels == 1:
+// one contiguous slice). count_winners adds the number of winners per channel to `counts`;
+// write_shares writes share[c] to the winners and 0 elsewhere.
+void count_winners(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
+                   std::int64_t* counts);
+void write_shares(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
+                  const float* share, float* grad_in);
+
+// The instruction set the dispatcher chose on this CPU (e.g. "AVX3"), for the benchmark's header.
+const char* target_name();
+
+}  // namespace poolnet::simd

@@ -6,6 +6,7 @@
 
 #include "cli/model_commands.hpp"
 #include "cli/pool_demo.hpp"
+#include "cli/study_command.hpp"
 #include "io/csv.hpp"
 #include "poolnet/conformance.hpp"
 #include "poolnet/error.hpp"
@@ -102,6 +103,9 @@ int main(int argc, char** argv) {
   predict->add_option("images", predict_images, "Image files")->required();
   predict->add_option("--top", predict_top, "How many classes to show")->capture_default_str();
 
+  poolnet::cli::StudyArgs study_args;
+  CLI::App* study = poolnet::cli::add_study_subcommand(app, study_args);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
       return poolnet::cli::run_train(train_args, std::cout);
     }
     if (evaluate->parsed()) return poolnet::cli::run_evaluate(evaluate_model, evaluate_data, std::cout);
+    if (study->parsed()) return poolnet::cli::run_study(study_args, std::cout);
     if (predict->parsed()) return poolnet::cli::run_predict(predict_model, predict_images, predict_top, std::cout);
   } catch (const poolnet::Error& e) {
     std::cerr << "poolnet " << app.get_subcommands().front()->get_name() << ": " << e.what()

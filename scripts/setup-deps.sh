@@ -15,6 +15,7 @@ packages=(
   libpng-dev        # PNG images (predict, figures)
   libdnnl-dev       # oneDNN 2.6, the pooling baseline of build/poolnet-bench (optional to build)
   dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
+  gnuplot-nox       # the charts of `poolnet study` (pngcairo terminal)
 )
 
 missing=()

@@ -180,13 +180,13 @@ VariantResult train_variant(const VariantSpec& spec, const Json& key, const Stud
         epochs_done = state.epochs_done;
         carried = state.settings;
         result.resumed = true;
-        out << "  resuming from " << checkpoint << " after epoch " << epochs_done << "\n";
+        out << "  resuming from " << checkpoint << " after epoch " << epochs_done << "\n" << std::flush;
       } else {
         out << "  ignoring " << checkpoint << ": it was made with other inputs ("
-            << key_difference(state.settings.value("key", Json::object()), key) << ")\n";
+            << key_difference(state.settings.value("key", Json::object()), key) << ")\n" << std::flush;
       }
     } catch (const Error& e) {
-      out << "  ignoring an unreadable checkpoint: " << e.what() << "\n";
+      out << "  ignoring an unreadable checkpoint: " << e.what() << "\n" << std::flush;
     }
   }
   if (!model) model.emplace(model_of(spec, options.seed));
@@ -242,7 +242,7 @@ VariantResult train_variant(const VariantSpec& spec, const Json& key, const Stud
   result.shifts = shift_sweep(m, data.sweep, profile.max_shift);
   out << " done (" << format_duration(std::chrono::duration<double>(
                           std::chrono::steady_clock::now() - eval_start).count())
-      << ")\n";
+      << ")\n" << std::flush;
 
   result.epochs = profile.epochs;
   result.train_images = data.fit_images;
@@ -271,7 +271,7 @@ Profile profile_named(const std::string& name) {
   if (name == "quick") {
     // About 8-10 minutes for the five example variants on 2 cores (docs/STUDY.md).
     p.epochs = 3;
-    p.train_images = 20000;
+    p.train_images = 24000;
     p.validation_split = 0.1;
     p.sweep_images = 2000;
     p.train_eval_images = 5000;
@@ -489,7 +489,7 @@ StudyResults run_study(const StudyOptions& options) {
       << "; test accuracy on " << data.test.images.dim(0) << " test images; shift sweep 0-"
       << profile.max_shift << " px x 8 directions on the first " << data.sweep.images.dim(0)
       << "; train/test gap on " << data.train_eval.images.dim(0) << " training images; seed "
-      << options.seed << ", " << threads << " threads\n";
+      << options.seed << ", " << threads << " threads\n" << std::flush;
 
   fs::create_directories(options.out_dir);
   StudyResults results;
@@ -503,7 +503,7 @@ StudyResults run_study(const StudyOptions& options) {
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const VariantSpec& spec = specs[i];
     const Json key = variant_key(spec, inputs);
-    out << "\n[" << (i + 1) << "/" << specs.size() << "] " << spec.name << " (" << spec.path << ")\n";
+    out << "\n[" << (i + 1) << "/" << specs.size() << "] " << spec.name << " (" << spec.path << ")\n" << std::flush;
     const std::string result_path = (fs::path(variant_dir(options.out_dir, spec.name)) / "result.json").string();
     if (fs::exists(result_path)) {
       try {
@@ -511,13 +511,13 @@ StudyResults run_study(const StudyOptions& options) {
         if (old.key == key) {
           old.reused = true;
           out << "  finished earlier with the same model, data and settings: reusing " << result_path
-              << " (test accuracy " << fixed(old.test_accuracy, 4) << ")\n";
+              << " (test accuracy " << fixed(old.test_accuracy, 4) << ")\n" << std::flush;
           results.variants.push_back(std::move(old));
           continue;
         }
-        out << "  re-running: " << key_difference(old.key, key) << " changed since " << result_path << "\n";
+        out << "  re-running: " << key_difference(old.key, key) << " changed since " << result_path << "\n" << std::flush;
       } catch (const std::exception& e) {
-        out << "  re-running: cannot use " << result_path << ": " << e.what() << "\n";
+        out << "  re-running: cannot use " << result_path << ": " << e.what() << "\n" << std::flush;
       }
     }
     results.variants.push_back(train_variant(spec, key, options, data, out));
@@ -530,12 +530,12 @@ StudyResults run_study(const StudyOptions& options) {
   try {
     maps = compute_feature_maps(baseline, first.name, mnist.test, 0);
   } catch (const ArgumentError& e) {
-    out << "No feature-map figures: " << e.what() << "\n";
+    out << "No feature-map figures: " << e.what() << "\n" << std::flush;
   }
   out << "\n" << results_table(results);
   write_report(results, maps ? &*maps : nullptr, options.out_dir);
   out << "\nReport: " << (fs::path(options.out_dir) / "report.html").string() << " (also report.md, "
-      << "results.csv, results.json, figures/)\n";
+      << "results.csv, results.json, figures/)\n" << std::flush;
   return results;
 }
 

@@ -211,15 +211,12 @@ Tensor grid_image(const Tensor& maps, const std::vector<float>& scale) {
   return image;
 }
 
-// The largest absolute value of each channel.
-std::vector<float> channel_scale(const Tensor& maps) {
-  const std::int64_t channels = maps.dim(2);
-  std::vector<float> scale(static_cast<std::size_t>(channels), 0.0f);
-  for (std::int64_t i = 0; i < maps.size(); ++i) {
-    float& s = scale[static_cast<std::size_t>(i % channels)];
-    s = std::max(s, std::fabs(maps[i]));
-  }
-  return scale;
+// One scale for every channel: the largest absolute value of any of them, so that filters and
+// pooling results can be compared by brightness (a global max is then not trivially white).
+std::vector<float> common_scale(const Tensor& maps) {
+  float largest = 0.0f;
+  for (float v : maps.values()) largest = std::max(largest, std::fabs(v));
+  return std::vector<float>(static_cast<std::size_t>(maps.dim(2)), largest);
 }
 
 Tensor drop_batch(const Tensor& t) {
@@ -229,7 +226,7 @@ Tensor drop_batch(const Tensor& t) {
 }
 
 void write_feature_maps(const FeatureMaps& maps, const std::string& out_dir) {
-  const std::vector<float> conv_scale = channel_scale(maps.conv);
+  const std::vector<float> conv_scale = common_scale(maps.conv);
   const Tensor* tensors[] = {&maps.image, &maps.conv, &maps.max_pooled, &maps.average_pooled,
                              &maps.global_max, &maps.global_average};
   for (std::size_t i = 0; i < std::size(kGrids); ++i) {
@@ -518,8 +515,8 @@ std::vector<Block> document(const StudyResults& results, const FeatureMaps* maps
     doc.push_back({Block::kParagraph,
                    "Test image " + std::to_string(maps->index) + " (" + label + ") through the trained first "
                    "convolution of '" + maps->variant + "', then through each pooling layer. Each square is "
-                   "one filter's map, drawn black (0) to white (that filter's largest activation), so "
-                   "pooled maps are on the same scale as their source (a gray frame marks each square's edge).",
+                   "one filter's map (a gray frame marks its edge), all on one scale: black is 0, white the "
+                   "largest activation of any filter, so brightness compares filters and pooling types.",
                    {}, {}});
     for (const GridFigure& g : kGrids) doc.push_back({Block::kImage, g.title, {}, g.file});
   }

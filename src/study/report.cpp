@@ -333,6 +333,14 @@ const ShiftPoint* at_shift(const VariantResult& v, int shift) {
   return nullptr;
 }
 
+// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 std::string csv_text(const StudyResults& results) {
   const int max_shift = results.variants.empty() || results.variants.front().shifts.empty()
                             ? 0
@@ -344,7 +352,7 @@ std::string csv_text(const StudyResults& results) {
   for (int s = 0; s <= max_shift; ++s) csv += ",same_class_shift_" + std::to_string(s);
   csv += "\n";
   for (const VariantResult& v : results.variants) {
-    csv += v.name + "," + v.json_path + "," + std::to_string(v.params) + "," + std::to_string(v.epochs) + "," +
+    csv += csv_field(v.name) + "," + csv_field(v.json_path) + "," + std::to_string(v.params) + "," + std::to_string(v.epochs) + "," +
            std::to_string(v.train_images) + "," + fixed(v.train_seconds, 2) + "," +
            std::to_string(v.peak_rss_bytes) + "," + fixed(v.test_accuracy, 6) + "," + fixed(v.test_loss, 6) +
            "," + fixed(v.train_accuracy, 6) + "," + fixed(v.train_loss, 6) + "," + fixed(v.gap(), 6);

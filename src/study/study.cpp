@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <set>
 
 #include "io/atomic_file.hpp"
 #include "model/progress.hpp"
@@ -526,10 +525,11 @@ StudyResults run_study(const StudyOptions& options) {
   // Feature maps from the baseline's trained first convolution, for the first test image.
   std::optional<FeatureMaps> maps;
   const VariantResult& first = results.variants.front();
-  const Sequential baseline = load_model((fs::path(variant_dir(options.out_dir, first.name)) / "model.pnet").string());
   try {
+    const Sequential baseline =
+        load_model((fs::path(variant_dir(options.out_dir, first.name)) / "model.pnet").string());
     maps = compute_feature_maps(baseline, first.name, mnist.test, 0);
-  } catch (const ArgumentError& e) {
+  } catch (const Error& e) {
     out << "No feature-map figures: " << e.what() << "\n" << std::flush;
   }
   out << "\n" << results_table(results);

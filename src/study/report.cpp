@@ -384,15 +384,20 @@ std::string points(double difference) {
   return (difference >= 0 ? "+" : "") + fixed(100.0 * difference, 2) + " points";
 }
 
-// Whether a difference of accuracies stands out from sampling noise (2 standard errors of the
-// difference of two independent measurements).
-std::string noise_note(double a, double b, std::int64_t n) {
-  const double se = std::sqrt(std::pow(standard_error_points(a, n), 2) + std::pow(standard_error_points(b, n), 2));
-  const double diff = std::fabs(100.0 * (a - b));
-  return diff > 2.0 * se ? "larger than the sampling noise (2 standard errors: " + fixed(2.0 * se, 2) + " points)"
-                         : "within the sampling noise (2 standard errors: " + fixed(2.0 * se, 2) + " points)";
+// Two standard errors of the difference of two accuracies, each measured on n images, in points.
+double noise_points(double a, double b, std::int64_t n) {
+  return 2.0 * std::sqrt(std::pow(standard_error_points(a, n), 2) + std::pow(standard_error_points(b, n), 2));
 }
 
+bool beyond_noise(double a, double b, std::int64_t n) { return std::fabs(100.0 * (a - b)) > noise_points(a, b, n); }
+
+std::string noise_note(double a, double b, std::int64_t n) {
+  return std::string(beyond_noise(a, b, n) ? "more" : "less") + " than the sampling noise, \u00b1" +
+         fixed(noise_points(a, b, n), 2) + " points";
+}
+
+// The report's first section: the three questions, answered from the numbers. Each
+// verdict follows from the comparison stated next to it.
 std::vector<Block> answers(const StudyResults& results) {
   std::vector<Block> blocks;
   std::vector<std::vector<std::string>> items;
@@ -403,46 +408,74 @@ std::vector<Block> answers(const StudyResults& results) {
   const VariantResult* none = find_variant(results, "no-pooling");
   const int far = results.variants.empty() || results.variants.front().shifts.empty()
                       ? 0 : std::min(4, results.variants.front().shifts.back().shift);
+  const std::string far_text = std::to_string(far) + " px";
   auto shifted = [&](const VariantResult& v) { return at_shift(v, far) ? at_shift(v, far)->accuracy : 0.0; };
+  auto same = [&](const VariantResult& v) { return at_shift(v, far) ? at_shift(v, far)->consistency : 0.0; };
   if (max && avg) {
-    const std::string winner = max->test_accuracy >= avg->test_accuracy ? "max" : "average";
-    items.push_back({"**Max or average pooling?** Test accuracy: max " + percent(max->test_accuracy, 2) +
-                     ", average " + percent(avg->test_accuracy, 2) + " (" +
-                     points(max->test_accuracy - avg->test_accuracy) + " for max; " +
-                     noise_note(max->test_accuracy, avg->test_accuracy, max->test_images) + "). Shifted by " +
-                     std::to_string(far) + " px: max " + percent(shifted(*max)) + ", average " +
-                     percent(shifted(*avg)) + ". Train/test gap: max " + points(max->gap()) + ", average " +
-                     points(avg->gap()) + ". On this run **" + winner + "** pooling scores higher on unshifted images."});
+    const std::int64_t n = max->test_images, sweep = max->sweep_images;
+    std::string verdict;
+    if (!beyond_noise(max->test_accuracy, avg->test_accuracy, n)) {
+      verdict = "**No measurable difference** on unshifted images";
+    } else {
+      verdict = "**" + std::string(max->test_accuracy > avg->test_accuracy ? "max" : "average") +
+                " pooling is more accurate** on unshifted images";
+    }
+    verdict += beyond_noise(shifted(*max), shifted(*avg), sweep)
+                   ? "; on images shifted by " + far_text + ", **" +
+                         (shifted(*max) > shifted(*avg) ? std::string("max") : std::string("average")) +
+                         "** holds up better"
+                   : "; on shifted images they are equally robust";
+    items.push_back({"**Max or average pooling?** " + verdict + ". Test accuracy: max " +
+                     percent(max->test_accuracy, 2) + ", average " + percent(avg->test_accuracy, 2) + " (" +
+                     points(max->test_accuracy - avg->test_accuracy) + " for max, " +
+                     noise_note(max->test_accuracy, avg->test_accuracy, n) + "). Shifted by " + far_text +
+                     ": max " + percent(shifted(*max)) + ", average " + percent(shifted(*avg)) +
+                     "; predictions unchanged: max " + percent(same(*max)) + ", average " + percent(same(*avg)) +
+                     ". Train/test gap: max " + points(max->gap()) + ", average " + points(avg->gap()) + "."});
   }
   for (const VariantResult* head : {gap, gmp}) {
     if (!head || !max) continue;
+    const double behind = 100.0 * (max->test_accuracy - head->test_accuracy);
+    const std::string verdict =
+        behind <= 1.0   ? "**Yes**: it is within 1 point of the Dense head (or better)"
+        : behind <= 5.0 ? "**Nearly**: it is within 5 points of the Dense head"
+                        : "**Not at this training length**: it is more than 5 points behind the Dense head "
+                          "(see the training curves for whether it is still improving)";
     items.push_back({"**Does a global " + std::string(head == gap ? "average" : "max") +
-                     " pooling head work?** " + head->name + " reaches " + percent(head->test_accuracy, 2) +
-                     " against the Dense head's " + percent(max->test_accuracy, 2) + " (" +
-                     points(head->test_accuracy - max->test_accuracy) + "; " +
+                     " pooling head work?** " + verdict + ". " + head->name + ": " + percent(head->test_accuracy, 2) +
+                     " against " + percent(max->test_accuracy, 2) + " (" +
+                     points(head->test_accuracy - max->test_accuracy) + ", " +
                      noise_note(head->test_accuracy, max->test_accuracy, max->test_images) + ") with " +
                      with_commas(head->params) + " parameters instead of " + with_commas(max->params) + " (" +
                      fixed(static_cast<double>(max->params) / static_cast<double>(std::max<std::int64_t>(head->params, 1)), 0) +
                      "x fewer). Train/test gap " + points(head->gap()) + " against " + points(max->gap()) +
-                     "; shifted by " + std::to_string(far) + " px: " + percent(shifted(*head)) + " against " +
-                     percent(shifted(*max)) + "."});
+                     (head->gap() < max->gap() ? " (it overfits less)" : " (it does not overfit less)") +
+                     "; shifted by " + far_text + ": " + percent(shifted(*head)) + " against " +
+                     percent(shifted(*max)) + ", predictions unchanged " + percent(same(*head)) + " against " +
+                     percent(same(*max)) + "."});
   }
   if (none && max) {
-    items.push_back({"**What does pooling save?** Without pooling the same convolutions feed a Dense layer "
-                     "with " + with_commas(none->params) + " parameters in all (" +
+    items.push_back({"**What does pooling save?** Without pooling the same convolutions feed a Dense layer: " +
+                     with_commas(none->params) + " parameters in all (" +
                      fixed(static_cast<double>(none->params) / static_cast<double>(std::max<std::int64_t>(max->params, 1)), 1) +
-                     "x the baseline's), train " +
-                     fixed(none->train_seconds / std::max(max->train_seconds, 1e-9), 1) + "x as long (" +
-                     fixed(none->train_seconds, 0) + " s against " + fixed(max->train_seconds, 0) +
-                     " s) and peak at " + mib(none->peak_rss_bytes) + " against " + mib(max->peak_rss_bytes) +
-                     "; test accuracy " + percent(none->test_accuracy, 2) + " (" +
-                     points(none->test_accuracy - max->test_accuracy) + "), shifted by " + std::to_string(far) +
-                     " px " + percent(shifted(*none)) + " against " + percent(shifted(*max)) +
-                     ", train/test gap " + points(none->gap()) + " against " + points(max->gap()) + "."});
+                     "x the baseline's), " + fixed(none->train_seconds / std::max(max->train_seconds, 1e-9), 1) +
+                     "x the training time (" + fixed(none->train_seconds, 0) + " s against " +
+                     fixed(max->train_seconds, 0) + " s) and a peak of " + mib(none->peak_rss_bytes) + " against " +
+                     mib(max->peak_rss_bytes) + ". Test accuracy " + percent(none->test_accuracy, 2) + " (" +
+                     points(none->test_accuracy - max->test_accuracy) + ", " +
+                     noise_note(none->test_accuracy, max->test_accuracy, max->test_images) + "); shifted by " +
+                     far_text + ": " + percent(shifted(*none)) + " against " + percent(shifted(*max)) +
+                     "; train/test gap " + points(none->gap()) + " against " + points(max->gap()) + "."});
   }
   if (!items.empty()) {
     blocks.push_back({Block::kHeading, "The answers, measured on this machine", {}, {}});
     blocks.push_back({Block::kList, "", items, {}});
+    blocks.push_back({Block::kParagraph,
+                      "Sampling noise is two standard errors of a difference of two accuracies, from the "
+                      "number of test images used. It is not the noise of training: this is one run per "
+                      "variant (one seed). The quick profile trains for a few epochs only; the full profile "
+                      "(--profile full) trains to convergence.",
+                      {}, {}});
   }
   return blocks;
 }
@@ -456,7 +489,8 @@ std::vector<Block> document(const StudyResults& results, const FeatureMaps* maps
                  "What pooling does, measured: " + std::to_string(results.variants.size()) +
                      " variants of the Keras example ConvNet trained on " + settings.value("data_dir", std::string("?")) +
                      " with the '" + profile.value("name", std::string("?")) + "' profile (" +
-                     std::to_string(profile.value("epochs", 0)) + " epochs on " +
+                     std::to_string(profile.value("epochs", 0)) +
+                     (profile.value("epochs", 0) == 1 ? " epoch on " : " epochs on ") +
                      with_commas(settings.value("training_images_used", std::int64_t{0})) +
                      " training images, seed " + std::to_string(settings.value("seed", 0)) + ", " +
                      std::to_string(settings.value("threads", 0)) + " threads, poolnet " +

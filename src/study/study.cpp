@@ -383,6 +383,12 @@ std::vector<VariantSpec> discover_variants(const std::string& directory, const s
   }
   if (ec) throw FormatError(directory + ": cannot list: " + ec.message());
   if (specs.empty()) throw ArgumentError("variant directory '" + directory + "' holds no *.json model files");
+  if (std::none_of(specs.begin(), specs.end(), [&](const VariantSpec& s) { return s.name == baseline; })) {
+    std::string names;
+    for (const VariantSpec& s : specs) names += (names.empty() ? "" : ", ") + s.name;
+    throw ArgumentError("the baseline variant '" + baseline + "' is not in " + directory + " (found: " + names +
+                        "); name one with --baseline");
+  }
   std::sort(specs.begin(), specs.end(), [&](const VariantSpec& a, const VariantSpec& b) {
     if ((a.name == baseline) != (b.name == baseline)) return a.name == baseline;
     return a.name < b.name;

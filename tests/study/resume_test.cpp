@@ -169,6 +169,9 @@ TEST(StudyVariants, ABadVariantFileIsNamed) {
   testing::expect_throws<ShapeError>([&] { (void)discover_variants(f.variants, "max"); }, {bad, "pool_size"});
   f.dir.file("variants/broken.json", "{ not json");
   testing::expect_throws<FormatError>([&] { (void)discover_variants(f.variants, "max"); }, {bad, "not valid JSON"});
+  fs::remove(bad);
+  testing::expect_throws<ArgumentError>([&] { (void)discover_variants(f.variants, "min"); },
+                                        {"baseline variant 'min'", "found: ", "gap-head", "--baseline"});
   testing::expect_throws<ArgumentError>([&] { (void)discover_variants(f.dir.path("none"), "max"); },
                                         {"none", "does not exist", "--variants"});
 }

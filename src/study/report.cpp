@@ -417,7 +417,7 @@ std::vector<Block> answers(const StudyResults& results) {
     if (!beyond_noise(max->test_accuracy, avg->test_accuracy, n)) {
       verdict = "**No measurable difference** on unshifted images";
     } else {
-      verdict = "**" + std::string(max->test_accuracy > avg->test_accuracy ? "max" : "average") +
+      verdict = "**" + std::string(max->test_accuracy > avg->test_accuracy ? "Max" : "Average") +
                 " pooling is more accurate** on unshifted images";
     }
     verdict += beyond_noise(shifted(*max), shifted(*avg), sweep)
@@ -436,11 +436,15 @@ std::vector<Block> answers(const StudyResults& results) {
   for (const VariantResult* head : {gap, gmp}) {
     if (!head || !max) continue;
     const double behind = 100.0 * (max->test_accuracy - head->test_accuracy);
-    const std::string verdict =
+    std::string verdict =
         behind <= 1.0   ? "**Yes**: it is within 1 point of the Dense head (or better)"
         : behind <= 5.0 ? "**Nearly**: it is within 5 points of the Dense head"
                         : "**Not at this training length**: it is more than 5 points behind the Dense head "
                           "(see the training curves for whether it is still improving)";
+    if (beyond_noise(shifted(*head), shifted(*max), head->sweep_images)) {
+      verdict += shifted(*head) > shifted(*max) ? ", and **it holds up better on shifted images**"
+                                                : ", and it holds up worse on shifted images";
+    }
     items.push_back({"**Does a global " + std::string(head == gap ? "average" : "max") +
                      " pooling head work?** " + verdict + ". " + head->name + ": " + percent(head->test_accuracy, 2) +
                      " against " + percent(max->test_accuracy, 2) + " (" +

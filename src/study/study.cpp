@@ -268,7 +268,7 @@ Profile profile_named(const std::string& name) {
   Profile p;
   p.name = name;
   if (name == "quick") {
-    // About 8-10 minutes for the five example variants on 2 cores (docs/STUDY.md).
+    // About 6-7 minutes for the five example variants on 2 idle cores (docs/STUDY.md).
     p.epochs = 3;
     p.train_images = 24000;
     p.validation_split = 0.1;

@@ -268,8 +268,8 @@ Profile profile_named(const std::string& name) {
   Profile p;
   p.name = name;
   if (name == "quick") {
-    // About 6-7 minutes for the five example variants on 2 idle cores (docs/STUDY.md).
-    p.epochs = 3;
+    // About 8 minutes for the five example variants on 2 idle cores (docs/STUDY.md).
+    p.epochs = 4;
     p.train_images = 24000;
     p.validation_split = 0.1;
     p.sweep_images = 2000;
@@ -378,7 +378,7 @@ std::vector<VariantSpec> discover_variants(const std::string& directory, const s
                           "'_' and '.' (it names its directory and its line in the figures)");
     }
     spec.json_bytes = io::read_file(spec.path, 64u << 20);
-    (void)model_of(spec, 0);  // a broken variant fails now, before hours of training
+    spec.input_shape = model_of(spec, 0).input_shape();  // a broken variant fails now, not hours later
     specs.push_back(std::move(spec));
   }
   if (ec) throw FormatError(directory + ": cannot list: " + ec.message());
@@ -466,6 +466,14 @@ StudyResults run_study(const StudyOptions& options) {
 
   const auto load_start = std::chrono::steady_clock::now();
   const MnistData mnist = load_mnist_directory(data_dir);
+  const std::vector<std::int64_t> image_shape(mnist.train.images.shape().dims().begin() + 1,
+                                              mnist.train.images.shape().dims().end());
+  for (const VariantSpec& spec : specs) {
+    if (spec.input_shape != image_shape) {
+      throw ShapeError(spec.path + ": the model takes inputs of shape " + dims_to_string(spec.input_shape) +
+                       " but the images in " + data_dir + " have shape " + dims_to_string(image_shape));
+    }
+  }
   StudyInputs inputs;
   inputs.data = data_fingerprint(data_dir);
   inputs.profile = profile;

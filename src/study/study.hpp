@@ -40,6 +40,7 @@ struct VariantSpec {
   std::string name;        // the file name without .json: "max", "gap-head"
   std::string path;
   std::string json_bytes;  // the file as read (its checksum is part of the key)
+  std::vector<std::int64_t> input_shape;  // the model's, without the batch: (28, 28, 1)
 };
 
 // Every *.json in `directory`, the baseline first, then by name. Each file must parse and build

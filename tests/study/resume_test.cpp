@@ -170,6 +170,14 @@ TEST(StudyVariants, ABadVariantFileIsNamed) {
   f.dir.file("variants/broken.json", "{ not json");
   testing::expect_throws<FormatError>([&] { (void)discover_variants(f.variants, "max"); }, {bad, "not valid JSON"});
   fs::remove(bad);
+  // A model for other images fails before any training, naming its file.
+  std::string wrong_input = small_model("MaxPooling2D", 0.25);
+  wrong_input.replace(wrong_input.find("[null, 28, 28, 1]"), 17, "[null, 32, 32, 1]");
+  const std::string wrong = f.dir.file("variants/wrong.json", wrong_input);
+  StudyOptions options = f.options("out");
+  testing::expect_throws<ShapeError>([&] { (void)run_study(options); }, {wrong, "(32, 32, 1)", "(28, 28, 1)"});
+  EXPECT_FALSE(fs::exists(options.out_dir));
+  fs::remove(wrong);
   testing::expect_throws<ArgumentError>([&] { (void)discover_variants(f.variants, "min"); },
                                         {"baseline variant 'min'", "found: ", "gap-head", "--baseline"});
   testing::expect_throws<ArgumentError>([&] { (void)discover_variants(f.dir.path("none"), "max"); },

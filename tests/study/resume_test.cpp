@@ -135,8 +135,8 @@ TEST(StudyResume, TheKeyCoversTheModelTheDataAndEverySetting) {
     StudyInputs other = inputs;
     if (change == 0) other.seed = 2;
     if (change == 1) other.threads = 2;
-    if (change == 2) other.profile.epochs = 4;
-    if (change == 3) other.profile.sweep_images = 5;
+    if (change == 2) other.profile.epochs += 1;
+    if (change == 3) other.profile.sweep_images += 1;
     if (change == 4) {
       // One byte of one data file.
       std::string bytes = testing::read_bytes(f.data + "/t10k-labels-idx1-ubyte");

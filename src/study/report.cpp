@@ -1,23 +1,21 @@
 #include "study/report.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <sstream>
 
 #include "io/atomic_file.hpp"
 #include "io/image.hpp"
 #include "poolnet/error.hpp"
 #include "poolnet/layers/pooling.hpp"
-#include "study/shift.hpp"
 
 namespace poolnet::study {
 namespace fs = std::filesystem;

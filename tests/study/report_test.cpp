@@ -228,3 +228,15 @@ TEST(StudyReport, MissingGnuplotIsAClearError) {
 
 }  // namespace
 }  // namespace poolnet::study
+
+namespace poolnet::study {
+namespace {
+
+TEST(StudyReport, AFailingGnuplotScriptIsAnErrorWithGnuplotsOutput) {
+  testing::TempDir dir;
+  const std::string script = dir.file("bad.gp", "set terminal pngcairo\nset output 'x.png'\nplot 'missing.dat'\n");
+  testing::expect_throws<FormatError>([&] { run_gnuplot(script); }, {"bad.gp", "gnuplot failed", "No data in plot"});
+}
+
+}  // namespace
+}  // namespace poolnet::study

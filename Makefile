@@ -19,13 +19,15 @@ build: configure
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# The main job: train the classic Keras ConvNet (examples/keras_convnet.json) on Fashion-MNIST
-# (10 epochs, batch 128, Adam), print the test accuracy and save the model.
-DEMO_EPOCHS ?= 10
+# The main job: `poolnet study` trains the pooling variants in examples/study on Fashion-MNIST
+# (quick profile: minutes on 2 cores) and writes a report answering "max or average pooling, and
+# does a global pooling head work?". A re-run reuses the finished variants in $(STUDY_OUT).
+STUDY_OUT ?= $(BUILD_DIR)/study
+STUDY_PROFILE ?= quick
 demo: build
 	./$(BUILD_DIR)/poolnet pool
-	./$(BUILD_DIR)/poolnet train examples/keras_convnet.json --epochs $(DEMO_EPOCHS) --batch-size 128 \
-	  --out $(BUILD_DIR)/keras_convnet.pnet
+	./$(BUILD_DIR)/poolnet study --profile $(STUDY_PROFILE) --out $(STUDY_OUT)
+	@echo "Open $(STUDY_OUT)/report.html (or read $(STUDY_OUT)/report.md)"
 
 # Pooling benchmark: poolnet's kernels vs oneDNN's pooling primitive vs a memcpy roofline.
 bench: build

@@ -16,6 +16,8 @@ packages=(
   libhwy-dev        # Google Highway: SIMD pooling kernels with run-time dispatch
   libdnnl-dev       # oneDNN 2.6, the pooling baseline of build/poolnet-bench (optional to build)
   dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
+  gnuplot-nox       # the charts of `poolnet study` (pngcairo terminal)
+  fonts-dejavu-core # a font for those charts (recommended, not required, by gnuplot-nox)
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include "cli/bench_command.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/pool_demo.hpp"
+#include "cli/study_command.hpp"
 #include "io/csv.hpp"
 #include "poolnet/conformance.hpp"
 #include "poolnet/error.hpp"
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
   app.add_subcommand("bench", "Pooling benchmark: poolnet's kernels vs oneDNN vs a memory copy "
                               "(runs poolnet-bench; `poolnet bench --help`)")
       ->allow_extras();
+  poolnet::cli::StudyArgs study_args;
+  CLI::App* study = poolnet::cli::add_study_subcommand(app, study_args);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -129,6 +132,7 @@ int main(int argc, char** argv) {
       return poolnet::cli::run_train(train_args, std::cout);
     }
     if (evaluate->parsed()) return poolnet::cli::run_evaluate(evaluate_model, evaluate_data, std::cout);
+    if (study->parsed()) return poolnet::cli::run_study(study_args, std::cout);
     if (predict->parsed()) return poolnet::cli::run_predict(predict_model, predict_images, predict_top, std::cout);
   } catch (const poolnet::Error& e) {
     std::cerr << "poolnet " << app.get_subcommands().front()->get_name() << ": " << e.what()

@@ -57,13 +57,31 @@ std::int64_t window_cells(const PoolPlan& plan) {
   return plan.axes[0].window * plan.axes[1].window * plan.axes[2].window;
 }
 
+// Per-thread scratch that only grows, so that steady-state calls (every training step) do not
+// allocate. Slot tells apart buffers that are live at the same time. Zero-filled on every call,
+// like the fresh vectors it replaces.
+template <typename T, int Slot>
+T* thread_scratch(std::size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  std::fill_n(buffer.data(), n, T{});
+  return buffer.data();
+}
+
 // The gather table of a channels_first plane (simd::PlaneTable), shared by all planes of a plan.
 struct PlaneTableStorage {
   std::vector<std::int32_t> index, real;
   std::vector<float> count;
   simd::PlaneTable table{};
 
-  PlaneTableStorage(const View& v, std::size_t lanes) {
+  // The calling thread's table, rebuilt for this view in storage that only grows.
+  static const PlaneTableStorage& of(const View& v, std::size_t lanes) {
+    thread_local PlaneTableStorage storage;
+    storage.rebuild(v, lanes);
+    return storage;
+  }
+
+  void rebuild(const View& v, std::size_t lanes) {
     const AxisGeometry& D = v.axes[0];
     const AxisGeometry& H = v.axes[1];
     const AxisGeometry& W = v.axes[2];
@@ -107,7 +125,13 @@ struct ReverseTableStorage {
   std::vector<float> cell, count;
   simd::ReversePlaneTable table{};
 
-  ReverseTableStorage(const View& v, std::size_t lanes) {
+  static const ReverseTableStorage& of(const View& v, std::size_t lanes) {
+    thread_local ReverseTableStorage storage;
+    storage.rebuild(v, lanes);
+    return storage;
+  }
+
+  void rebuild(const View& v, std::size_t lanes) {
     const AxisGeometry& D = v.axes[0];
     const AxisGeometry& H = v.axes[1];
     const AxisGeometry& W = v.axes[2];
@@ -184,10 +208,13 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
   const std::int64_t row_floats = W.in * L;
 #pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<float> image(static_cast<std::size_t>(v.in_image * L)), pooled(static_cast<std::size_t>(v.out_image * L));
-    std::vector<std::uint8_t> indices(argmax ? pooled.size() : 0);
-    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
-    std::vector<std::int32_t> row_ids(row_ptrs.size());
+    const auto pooled_size = static_cast<std::size_t>(v.out_image * L);
+    float* image = thread_scratch<float, 0>(static_cast<std::size_t>(v.in_image * L));
+    float* pooled = thread_scratch<float, 1>(pooled_size);
+    std::uint8_t* indices = thread_scratch<std::uint8_t, 0>(argmax ? pooled_size : 0);
+    const auto window_rows_count = static_cast<std::size_t>(D.window * H.window);
+    const float** row_ptrs = thread_scratch<const float*, 0>(window_rows_count);
+    std::int32_t* row_ids = thread_scratch<std::int32_t, 0>(window_rows_count);
 #pragma omp for schedule(static)
     for (std::int64_t g = 0; g < groups; ++g) {
       const float* first = input + g * L * v.in_image;
@@ -195,20 +222,20 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
         for (std::int64_t i = 0; i < L * v.in_image; i += 16) __builtin_prefetch(first + L * v.in_image + i);
       }
       simd::planes_to_channels_last(first, static_cast<std::size_t>(v.in_image),
-                                    static_cast<std::size_t>(v.in_image), image.data());
+                                    static_cast<std::size_t>(v.in_image), image);
       for (std::int64_t od = 0; od < D.out; ++od)
         for (std::int64_t oh = 0; oh < H.out; ++oh) {
-          const std::size_t n = window_rows(v, image.data(), row_floats, od, oh, row_ptrs.data(), row_ids.data());
+          const std::size_t n = window_rows(v, image, row_floats, od, oh, row_ptrs, row_ids);
           const auto at = static_cast<std::size_t>((od * H.out + oh) * W.out * L);
-          const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v), lanes, pooled.data() + at,
-                                      argmax ? indices.data() + at : nullptr, 0, false};
+          const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), lanes, pooled + at,
+                                      argmax ? indices + at : nullptr, 0, false};
           if (is_max) {
             simd::forward_row_max(args);
           } else {
             simd::forward_row_average(args);
           }
         }
-      simd::channels_last_to_planes(pooled.data(), static_cast<std::size_t>(v.out_image),
+      simd::channels_last_to_planes(pooled, static_cast<std::size_t>(v.out_image),
                                     output + g * L * v.out_image, static_cast<std::size_t>(v.out_image));
       if (argmax) {
         for (std::int64_t o = 0; o < v.out_image; ++o)
@@ -227,7 +254,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   if (use_plane_kernels(v, lanes)) {
     const std::int64_t done = transposed_planes_forward(plan, v, lanes, input, output, argmax);
     if (done == v.images) return;
-    const PlaneTableStorage planes(v, lanes);
+    const PlaneTableStorage& planes = PlaneTableStorage::of(v, lanes);
 #pragma omp parallel for schedule(static) if (parallel_worth(v))
     for (std::int64_t p = done; p < v.images; ++p) {
       const float* in = input + p * v.in_image;
@@ -251,17 +278,18 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const std::int64_t row_floats = W.in * v.channels;
 #pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<const float*> row_ptrs(static_cast<std::size_t>(D.window * H.window));
-    std::vector<std::int32_t> row_ids(row_ptrs.size());
+    const auto window_rows_count = static_cast<std::size_t>(D.window * H.window);
+    const float** row_ptrs = thread_scratch<const float*, 0>(window_rows_count);
+    std::int32_t* row_ids = thread_scratch<std::int32_t, 0>(window_rows_count);
 #pragma omp for schedule(static)
     for (std::int64_t task = 0; task < rows; ++task) {
       const std::int64_t b = task / (D.out * H.out);
       const std::int64_t od = (task / H.out) % D.out;
       const std::int64_t oh = task % H.out;
-      const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs.data(), row_ids.data());
+      const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
       const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
-      const simd::ForwardRow args{row_ptrs.data(), row_ids.data(), n, cols_of(v),
+      const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),
                                   static_cast<std::size_t>(v.channels), output + out_offset,
                                   argmax ? argmax + out_offset : nullptr, readable,
                                   v.images * v.out_image * 4 >= stream_bytes.load()};
@@ -320,11 +348,11 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     // Small channels_first planes, average over windows that do not overlap: every input cell
     // takes its share from at most one output, gathered (simd::backward_plane), one pass of
     // stores. (Max does better with the scalar scatter below: one add per output.)
-    const ReverseTableStorage reverse(v, lanes);
+    const ReverseTableStorage& reverse = ReverseTableStorage::of(v, lanes);
 #pragma omp parallel if (parallel_worth(v))
     {
-      std::vector<float> values(static_cast<std::size_t>(v.out_image) + lanes),
-          indices(static_cast<std::size_t>(v.out_image) + lanes);
+      float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + lanes);
+      float* indices = thread_scratch<float, 1>(static_cast<std::size_t>(v.out_image) + lanes);
 #pragma omp for schedule(static)
       for (std::int64_t p = 0; p < v.images; ++p) {
         const float* g = grad_output + p * v.out_image;
@@ -337,14 +365,14 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
           values[at] = is_max ? g[o] : g[o] / reverse.count[at];
           if (is_max) indices[at] = am[o];
         }
-        simd::backward_plane(reverse.table, values.data(), is_max ? indices.data() : nullptr,
+        simd::backward_plane(reverse.table, values, is_max ? indices : nullptr,
                              grad_input + p * v.in_image);
       }
     }
     return;
   }
   if (use_plane_kernels(v, lanes)) {
-    const PlaneTableStorage planes(v, lanes);
+    const PlaneTableStorage& planes = PlaneTableStorage::of(v, lanes);
     const simd::PlaneTable& t = planes.table;
 #pragma omp parallel for schedule(static) if (parallel_worth(v))
     for (std::int64_t p = 0; p < v.images; ++p) {
@@ -416,7 +444,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   const auto C = static_cast<std::size_t>(v.channels);
 #pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<double> sums(is_max ? 0 : C);
+    double* sums = thread_scratch<double, 0>(is_max ? 0 : C);
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
@@ -426,7 +454,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
       } else if (is_max) {
         simd::global_max_channels_last(image, cells, C, out);
       } else {
-        simd::global_average_channels_last(image, cells, C, out, sums.data());
+        simd::global_average_channels_last(image, cells, C, out, sums);
       }
     }
   }
@@ -441,8 +469,9 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
   const bool is_max = plan.spec.op == PoolOp::kMax;
 #pragma omp parallel if (parallel_worth(v))
   {
-    std::vector<float> maximum(C), share(C);
-    std::vector<std::int64_t> counts(C);
+    float* maximum = thread_scratch<float, 0>(C);
+    float* share = thread_scratch<float, 1>(C);
+    std::int64_t* counts = thread_scratch<std::int64_t, 0>(C);
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
@@ -452,19 +481,19 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
         // float(double(w) / N), as the reference rounds its double share.
         for (std::size_t c = 0; c < C; ++c)
           share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(cells));
-        for (std::size_t s = 0; s < cells; ++s) std::copy(share.begin(), share.end(), grad + s * C);
+        for (std::size_t s = 0; s < cells; ++s) std::copy(share, share + C, grad + s * C);
         continue;
       }
       if (C == 1) {
         maximum[0] = simd::global_max_slice(image, cells);
       } else {
-        simd::global_max_channels_last(image, cells, C, maximum.data());
+        simd::global_max_channels_last(image, cells, C, maximum);
       }
-      std::fill(counts.begin(), counts.end(), 0);
-      simd::count_winners(image, cells, C, maximum.data(), counts.data());
+      std::fill(counts, counts + C, 0);
+      simd::count_winners(image, cells, C, maximum, counts);
       for (std::size_t c = 0; c < C; ++c)
         share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(counts[c]));
-      simd::write_shares(image, cells, C, maximum.data(), share.data(), grad);
+      simd::write_shares(image, cells, C, maximum, share, grad);
     }
   }
 }

@@ -1,0 +1,14 @@
+// IDX files (plain or gzip) from bytes.
+#include "fuzz_common.hpp"
+#include "poolnet/data/idx.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  poolnet::fuzz::expect_clean([&] {
+    const poolnet::IdxArray a = poolnet::read_idx_bytes(poolnet::fuzz::as_text(data, size), "fuzz.idx");
+    // What the reader promises: the values fill the dims.
+    std::int64_t count = 1;
+    for (std::int64_t d : a.dims) count *= d;
+    if (count != static_cast<std::int64_t>(a.values.size())) __builtin_trap();
+  });
+  return 0;
+}

@@ -26,19 +26,22 @@ TEST(ConcurrentPredict, ThreadsSharingOneLoadedModelGetTheSerialResults) {
     inputs.push_back(testing::random_tensor(Shape{6, 28, 28, 1}, static_cast<std::uint32_t>(t), 0.0f, 1.0f));
     serial.push_back(model.predict(inputs.back(), 4));
   }
-  std::vector<Tensor> concurrent(kThreads);
+  // Every round of every thread is compared (a race shows up in some rounds, not all).
+  std::vector<int> mismatches(kThreads, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      for (int round = 0; round < 3; ++round) concurrent[t] = model.predict(inputs[t], 4);
+      for (int round = 0; round < 8; ++round) {
+        const Tensor p = model.predict(inputs[t], 2);
+        if (!(p.shape() == serial[t].shape()) ||
+            std::memcmp(p.data(), serial[t].data(), serial[t].values().size_bytes()) != 0) {
+          ++mismatches[t];
+        }
+      }
     });
   }
   for (std::thread& th : threads) th.join();
-  for (int t = 0; t < kThreads; ++t) {
-    ASSERT_EQ(concurrent[t].shape(), serial[t].shape());
-    EXPECT_EQ(std::memcmp(concurrent[t].data(), serial[t].data(), serial[t].values().size_bytes()), 0)
-        << "thread " << t;
-  }
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
 }  // namespace

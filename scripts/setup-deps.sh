@@ -15,6 +15,10 @@ packages=(
   libpng-dev        # PNG images (predict, figures)
   libdnnl-dev       # oneDNN 2.6, the pooling baseline of build/poolnet-bench (optional to build)
   dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
+  clang-14          # fuzzing and ThreadSanitizer builds (make fuzz, make test-tsan)
+  libfuzzer-14-dev  # libFuzzer (make fuzz)
+  libclang-rt-14-dev  # clang's sanitizer runtimes
+  libomp-14-dev     # LLVM OpenMP for clang builds, with Archer (OpenMP-aware TSan)
 )
 
 missing=()

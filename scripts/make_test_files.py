@@ -359,6 +359,9 @@ def bad_cases(model, checkpoint):
         tiny_with(0, batch_shape=[None, 2 ** 40, 2 ** 40, 2 ** 20]))
     add("json/dense_1e12_units.json", "model", 2, "Dense: kernel of shape (8, 1000000000000) would have 8000000000000 elements, more than the limit of 134217728",
         tiny_with(4, units=10 ** 12))
+    # Found by fuzzing: this number made nlohmann throw out_of_range, which poolnet did not catch.
+    add("json/number_out_of_range.json", "summary", 2, "number_out_of_range.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e99999'",
+        json.dumps(TINY_MODEL).replace('"units": 3', '"units": 1e99999'))
     add("json/dense_units_string.json", "summary", 2, 'Dense: units must be an int, got "three"',
         tiny_with(4, units="three"))
 

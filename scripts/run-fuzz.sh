@@ -18,9 +18,12 @@ for t in "${targets[@]}"; do
   work="$build/fuzz-corpus/$t"   # grows across runs; the committed seeds are never modified
   mkdir -p "$work"
   log="$build/fuzz-$t.log"
+  # Inputs that once crashed a target (fuzz/regressions/<target>/) are replayed as seeds.
+  regressions=()
+  [ -d "$root/fuzz/regressions/$t" ] && regressions=("$root/fuzz/regressions/$t")
   # -rss_limit_mb: a model may legitimately build up to the weight limits (1 GiB per tensor).
   if ! "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
-      -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" "$work" "$seeds" >"$log" 2>&1; then
+      -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" "$work" "$seeds" "${regressions[@]}" >"$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz: $t FAILED (log: $log)" >&2
     exit 1

@@ -51,7 +51,9 @@ nlohmann::json parse_json(std::string_view text, std::string_view source) {
   check_depth(text, source);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond double's range ("1e999"), which
+    // nlohmann throws from the parser too (found by fuzz/keras_layer_fuzz.cpp).
     throw FormatError(std::string(source) + ": not valid JSON: " + e.what());
   }
 }

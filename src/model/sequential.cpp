@@ -168,6 +168,12 @@ void Sequential::build(std::uint64_t seed) {
                          });
     // Each weight is limited before it is allocated; this bounds the sum (a model file or JSON
     // may stack many large layers).
+    if (shape.elements() > kMaxSampleActivationElements) {
+      throw ShapeError(name_ + ": " + layer_label(layer, i, layers_.size()) + " outputs " +
+                       shape_with_none(shape) + ", " + std::to_string(shape.elements()) +
+                       " elements per sample, more than the limit of " +
+                       std::to_string(kMaxSampleActivationElements));
+    }
     parameters += layer.count_params();
     if (parameters > kMaxModelParameters) {
       throw ShapeError(name_ + ": " + layer_label(layer, i, layers_.size()) + " brings the model to " +

@@ -36,6 +36,13 @@ TEST(JsonParse, MalformedJsonNamesTheSourceAndPosition) {
                                       {"cut.json: not valid JSON", "line 1, column 12"});
 }
 
+// Found by fuzzing (keras_layer): nlohmann reports a number beyond double's range with an
+// out_of_range exception, not a parse_error; `poolnet summary` died of it (std::terminate).
+TEST(JsonParse, NumberOutOfDoubleRangeIsAFormatError) {
+  testing::expect_throws<FormatError>([] { io::parse_json("{\"units\": 5e5555555}", "big.json"); },
+                                      {"big.json: not valid JSON", "number overflow parsing '5e5555555'"});
+}
+
 TEST(InputLimits, ImagesClaimingMoreThanTheirFileHoldsFailBeforeAllocating) {
   const TempDir dir("poolnet_limits");
   const std::size_t budget = std::size_t{48} << 20;  // an 8192x8192 image alone is 256 MiB as floats
@@ -81,6 +88,20 @@ TEST(InputLimits, AModelAboveTheParameterLimitIsRefused) {
   testing::expect_throws<ShapeError>([&] { wide.build(1); },
                                      {"wide: layer 'dense_4' (Dense, 5 of 5) brings the model to "
                                       "335544320 parameters, more than the limit of 268435456"});
+}
+
+TEST(InputLimits, ALayerOutputAboveTheActivationLimitIsRefused) {
+  // A 1x1 convolution with 4096 filters on a 256 x 256 input: a small kernel, a 2^28-element
+  // output per sample.
+  nlohmann::json model = nlohmann::json::parse(
+      testing::read_bytes(std::string(POOLNET_SOURCE_DIR) + "/tests/data/bad_inputs/good/tiny.json"));
+  model["config"]["layers"][0]["config"]["batch_shape"] = {nullptr, 256, 256, 1};
+  model["config"]["layers"][1]["config"]["filters"] = 4096;
+  model["config"]["layers"][1]["config"]["kernel_size"] = {1, 1};
+  Sequential wide = read_model_json(model.dump(), "wide.json");
+  testing::expect_throws<ShapeError>([&] { wide.build(1); },
+                                     {"layer 'conv2d' (Conv2D, 1 of 4) outputs (None, 256, 256, 4096), "
+                                      "268435456 elements per sample, more than the limit of 67108864"});
 }
 
 TEST(InputLimits, InMemoryReadersAgreeWithTheFileReaders) {

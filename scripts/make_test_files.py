@@ -396,6 +396,9 @@ def bad_cases(model, checkpoint):
         png(100000, 100000, [b"\x00"]))
     add("image/claims_more_than_it_holds.png", "image", 2, "more than a PNG file of",
         png(8000, 8000, [b"\x00" * 8]))
+    # Found by fuzzing: the product of these IHDR fields overflowed int64 in the size check.
+    add("image/ihdr_dims_above_2_31.png", "image", 2, "image is 2880154368x4038762695 = 11632260017319701760 pixels, more than the limit",
+        png(2880154368, 4038762695, [b"\x00"]))
     add("image/zero_width.png", "image", 2, "image is 0x6, expected at least 1x1", png(0, 6, []))
     add("image/p3_color.pgm", "image", 2, "netpbm format P3 is not supported, only gray PGM", "P3\n1 1\n255\n1 2 3\n")
     add("image/negative_width.pgm", "image", 2, "negative width", "P2\n-6 6\n255\n")

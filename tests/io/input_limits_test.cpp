@@ -60,6 +60,16 @@ TEST(InputLimits, ImagesClaimingMoreThanTheirFileHoldsFailBeforeAllocating) {
       "claims.png: image is 8000x8000 = 64000000 pixels, more than a PNG file of");
 }
 
+// Found by fuzzing (png): IHDR fields up to 2^32 - 1 are checked before libpng limits them to
+// 2^31, and their product overflowed int64 (undefined behaviour; the check then let it through).
+TEST(InputLimits, PngDimensionsAbove2To31AreRefusedWithoutOverflow) {
+  const std::string png = testing::read_bytes(std::string(POOLNET_SOURCE_DIR) +
+                                              "/tests/data/bad_inputs/image/ihdr_dims_above_2_31.png");
+  testing::expect_throws<FormatError>(
+      [&] { (void)io::read_gray_image_bytes(png, "wide.png"); },
+      {"wide.png: image is 2880154368x4038762695 = 11632260017319701760 pixels, more than the limit of 67108864"});
+}
+
 std::string tiny_model_with_dense_units(std::int64_t units) {
   nlohmann::json model = nlohmann::json::parse(
       testing::read_bytes(std::string(POOLNET_SOURCE_DIR) + "/tests/data/bad_inputs/good/tiny.json"));

@@ -40,7 +40,7 @@ bench: build
 SAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DPOOLNET_BUILD_BENCH=OFF
 ASAN_FLAGS = -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS = -fno-omit-frame-pointer -fsanitize=thread
-TSAN_TESTS ?= Fast*:Conv*:Dense*:Sequential*:ConcurrentPredict*
+TSAN_TESTS ?= *FastKernels*:Conv*:Dense*:Sequential*:ConcurrentPredict*
 FUZZ_SECONDS ?= 30
 
 test-sanitize: deps

@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test demo bench clean test-sanitize test-tsan fuzz
+.PHONY: all deps configure build test demo bench clean build-asan test-sanitize test-tsan fuzz
 
 all: build
 
@@ -31,37 +31,38 @@ demo: build
 bench: build
 	./$(BUILD_DIR)/poolnet-bench
 
-# Robustness (docs: README "Guarantees"). test-sanitize: the whole suite built with GCC under
-# AddressSanitizer + UndefinedBehaviorSanitizer (any report fails). test-tsan: the threaded code
-# (pooling kernels, convolutions, training, concurrent predict) under ThreadSanitizer, built with
-# clang and LLVM's libomp, whose Archer tool tells TSan about OpenMP's synchronisation (GCC's
-# libgomp is not instrumented and would report false races). fuzz: every libFuzzer target in
-# fuzz/ for FUZZ_SECONDS each, from the seed corpora in fuzz/corpus/.
-SAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DPOOLNET_BUILD_BENCH=OFF
+# Robustness (docs: README "Guarantees"). One clang build, build-asan/, serves two checks:
+# test-sanitize runs the whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (any
+# report fails), and fuzz runs every libFuzzer target in fuzz/ for FUZZ_SECONDS each from the seed
+# corpora in fuzz/corpus/ (the library carries libFuzzer's coverage instrumentation, which costs
+# the tests little and saves a second sanitizer build). test-tsan: the threaded code (pooling
+# kernels, convolutions, training, concurrent predict) under ThreadSanitizer, built with clang and
+# LLVM's libomp, whose Archer tool tells TSan about OpenMP's synchronisation (GCC's libgomp is
+# not instrumented and would report false races).
+SAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DPOOLNET_BUILD_BENCH=OFF -DPOOLNET_WERROR=ON -DCMAKE_CXX_COMPILER=clang++-14
 ASAN_FLAGS = -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 TSAN_FLAGS = -fno-omit-frame-pointer -fsanitize=thread
 TSAN_TESTS ?= *FastKernels*:Conv*:Dense*:Sequential*:ConcurrentPredict*
 FUZZ_SECONDS ?= 30
 
-test-sanitize: deps
-	cmake -S . -B build-asan $(SAN_CMAKE) -DPOOLNET_WERROR=ON -DCMAKE_CXX_FLAGS="$(ASAN_FLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS="$(ASAN_FLAGS)"
+build-asan: deps
+	cmake -S . -B build-asan $(SAN_CMAKE) -DPOOLNET_FUZZ=ON \
+	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $(ASAN_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(ASAN_FLAGS)"
 	cmake --build build-asan -j $(JOBS)
+
+test-sanitize: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
 test-tsan: deps
-	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS="$(TSAN_FLAGS)"
+	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(TSAN_FLAGS)"
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && OMP_TOOL_LIBRARIES=$$(ls /usr/lib/llvm-14/lib/libarcher.so) TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
 	  ./tests/poolnet_tests --gtest_filter='$(TSAN_TESTS)'
 
-fuzz: deps
-	cmake -S . -B build-fuzz $(SAN_CMAKE) -DPOOLNET_FUZZ=ON -DPOOLNET_BUILD_TESTS=OFF -DCMAKE_CXX_COMPILER=clang++-14 \
-	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link $(ASAN_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(ASAN_FLAGS)"
-	cmake --build build-fuzz -j $(JOBS)
-	bash scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
+fuzz: build-asan
+	bash scripts/run-fuzz.sh build-asan $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD_DIR) build-asan build-tsan

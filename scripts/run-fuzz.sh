@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target of a `make fuzz` build for SECONDS each and prints one line per
+# Runs every libFuzzer target of a `make fuzz` build (build-asan) for SECONDS each and prints one line per
 # target (executions, corpus size). Fails on the first crash, hang, leak or sanitizer report; the
 # input that caused it is left in BUILD/fuzz-artifacts/ (turn it into a regression test).
 #   scripts/run-fuzz.sh BUILD SECONDS [TARGET...]

@@ -391,9 +391,6 @@ TEST(IdxRead, MissingFilesAndDirectoriesAreFormatErrors) {
 // ---------------------------------------------------------------------------------------------
 // MNIST-format directories
 
-const char* const kMnistNames[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
-
 std::string ubyte_idx(const std::vector<std::uint32_t>& dims, std::uint32_t seed) {
   std::size_t count = 1;
   for (auto d : dims) count *= d;

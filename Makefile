@@ -38,7 +38,8 @@ bench: build
 # the tests little and saves a second sanitizer build). test-tsan: the threaded code (pooling
 # kernels, convolutions, training, concurrent predict) under ThreadSanitizer, built with clang and
 # LLVM's libomp, whose Archer tool tells TSan about OpenMP's synchronisation (GCC's libgomp is
-# not instrumented and would report false races).
+# not instrumented and would report false races). In both clang builds OpenBLAS (built for
+# libgomp) runs one thread: nested in a libomp parallel region, its GEMM threads can spin forever.
 SAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DPOOLNET_BUILD_BENCH=OFF -DPOOLNET_WERROR=ON -DCMAKE_CXX_COMPILER=clang++-14
 ASAN_FLAGS = -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -52,13 +53,13 @@ build-asan: deps
 	cmake --build build-asan -j $(JOBS)
 
 test-sanitize: build-asan
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	cd build-asan && OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
 test-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" -DCMAKE_EXE_LINKER_FLAGS="$(TSAN_FLAGS)"
 	cmake --build build-tsan -j $(JOBS)
-	cd build-tsan && OMP_TOOL_LIBRARIES=$$(ls /usr/lib/llvm-14/lib/libarcher.so) TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
+	cd build-tsan && OPENBLAS_NUM_THREADS=1 OMP_TOOL_LIBRARIES=$$(ls /usr/lib/llvm-14/lib/libarcher.so) TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/scripts/tsan-suppressions.txt" \
 	  ./tests/poolnet_tests --gtest_filter='$(TSAN_TESTS)'
 
 fuzz: build-asan

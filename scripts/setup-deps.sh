@@ -3,6 +3,11 @@
 # what is missing, so a second run is fast and needs no network.
 set -euo pipefail
 
+# `setup-deps.sh --bench` also installs PyTorch for the comparison scripts in bench/ (large; the
+# build, the tests and the demo do not need it).
+with_bench=0
+[ "${1:-}" = "--bench" ] && with_bench=1
+
 packages=(
   build-essential   # g++ and make
   cmake             # >= 3.25 (Debian 12 ships 3.25.1)
@@ -18,7 +23,13 @@ packages=(
   dataset-fashion-mnist   # the default data set, /usr/share/datasets/fashion-mnist
   gnuplot-nox       # the charts of `poolnet study` (pngcairo terminal)
   fonts-dejavu-core # a font for those charts (recommended, not required, by gnuplot-nox)
+  clang-14          # fuzzing and ThreadSanitizer builds (make fuzz, make test-tsan)
+  libfuzzer-14-dev  # libFuzzer (make fuzz)
+  libclang-rt-14-dev  # clang's sanitizer runtimes
+  libomp-14-dev     # LLVM OpenMP for clang builds, with Archer (OpenMP-aware TSan)
 )
+
+[ "$with_bench" -eq 1 ] && packages+=(python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do

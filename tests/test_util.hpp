@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <functional>
 #include <initializer_list>
 #include <optional>
@@ -202,6 +205,58 @@ void expect_format_error_naming(const std::string& path, Fn&& fn,
   if (message) {
     EXPECT_TRUE(contains(*message, path)) << "message lacks the path: " << *message;
   }
+}
+
+// Sanitizers reserve terabytes of address space for their shadow memory, so a limit on the
+// address space cannot be used under them (the fuzzers' malloc limit covers those builds).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
+// Limits this process's address space to its current size plus `budget` bytes (for a child).
+inline void limit_address_space(std::size_t budget) {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  statm >> pages;
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const rlim_t limit = pages * page + budget;
+  const rlimit rl{limit, limit};
+  ::setrlimit(RLIMIT_AS, &rl);
+}
+
+// fn() must throw E holding `piece` while the address space may grow by at most `budget` bytes:
+// a reader must refuse a size claim before allocating what it claims. Runs in a forked child (a
+// death test) so the limit does not affect other tests; without the limit under sanitizers.
+template <typename E = Error, typename Fn>
+void expect_error_within_memory(Fn&& fn, std::size_t budget, const std::string& piece) {
+  EXPECT_EXIT(
+      {
+        if (!kSanitized) limit_address_space(budget);
+        int code = 1;
+        try {
+          fn();
+          std::cerr << "no error\n";
+        } catch (const E& e) {
+          code = contains(e.what(), piece) ? 0 : 2;
+          std::cerr << e.what() << "\n";
+        } catch (const std::bad_alloc&) {
+          code = 3;
+          std::cerr << "bad_alloc: allocated more than the data present\n";
+        } catch (const std::exception& e) {
+          code = 4;
+          std::cerr << e.what() << "\n";
+        }
+        std::_Exit(code);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 // Writes `bytes` to `path` (created or truncated), binary.

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <numeric>
 
+#include "io/atomic_file.hpp"
 #include "io/image.hpp"
 #include "poolnet/data/idx.hpp"
 #include "poolnet/error.hpp"
@@ -168,6 +169,8 @@ int run_train(const TrainArgs& requested, std::ostream& out) {
     std::error_code ec;
     std::filesystem::create_directories(args.checkpoint_dir, ec);
     if (ec) throw FormatError("cannot create checkpoint directory '" + args.checkpoint_dir + "': " + ec.message());
+    // A run killed during a save leaves its temporary file; the checkpoint itself is intact.
+    io::remove_stale_temporaries(checkpoint_path(args.checkpoint_dir));
   }
 
   FitOptions fit;

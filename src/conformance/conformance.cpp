@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "io/json_numbers.hpp"
+#include "io/json_parse.hpp"
 #include "poolnet/error.hpp"
 #include "poolnet/layers/pooling.hpp"
 #include "poolnet/layers/registry.hpp"
@@ -146,7 +147,7 @@ bool check_conformance_case(const std::string& line, int line_number, Conformanc
                             PoolBackend backend) {
   ConformanceFailure failure{"line " + std::to_string(line_number), "?", "", 0.0};
   try {
-    const Json c = Json::parse(line);
+    const Json c = io::parse_json(line, "malformed case");
     if (!c.is_object()) throw FormatError("a case must be a JSON object");
     if (c.contains("id") && c["id"].is_string()) failure.id = c["id"].get<std::string>();
     const Json& layer = require(c, "layer", failure.id);

@@ -424,6 +424,9 @@ class ArraySink : public ValueSink {
 };
 
 // Reads and checks `path`, sending the values to `sink`; returns the element type.
+const IdxType* read_idx_stream(std::FILE* file, const std::string& path, std::int64_t file_size,
+                               ValueSink& sink);
+
 const IdxType* read_idx_into(const std::string& path, ValueSink& sink) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -445,17 +448,22 @@ const IdxType* read_idx_into(const std::string& path, ValueSink& sink) {
     const auto size = fs::file_size(path, ec);
     if (!ec) file_size = static_cast<std::int64_t>(size);
   }
+  return read_idx_stream(file.get(), path, file_size, sink);
+}
 
+// `file_size` is -1 when unknown (a pipe).
+const IdxType* read_idx_stream(std::FILE* file, const std::string& path,
+                               std::int64_t file_size, ValueSink& sink) {
   std::uint8_t first[2] = {0, 0};
-  const std::size_t got_first = std::fread(first, 1, 2, file.get());
+  const std::size_t got_first = std::fread(first, 1, 2, file);
   const bool gzip = got_first == 2 && first[0] == 0x1f && first[1] == 0x8b;
-  std::rewind(file.get());
+  std::rewind(file);
 
   std::unique_ptr<ByteSource> src;
   if (gzip) {
-    src = std::make_unique<GzipSource>(file.get(), path);
+    src = std::make_unique<GzipSource>(file, path);
   } else {
-    src = std::make_unique<PlainSource>(file.get(), path);
+    src = std::make_unique<PlainSource>(file, path);
   }
   const IdxHeader h = read_header(*src, path);
   const auto elem = static_cast<std::int64_t>(h.type->size);
@@ -640,6 +648,17 @@ IdxArray read_idx(const std::string& path) {
   IdxArray result;
   ArraySink sink(result);
   read_idx_into(path, sink);
+  return result;
+}
+
+IdxArray read_idx_bytes(std::string_view bytes, const std::string& source) {
+  // glibc's fmemopen reads a buffer of size 0 as an empty stream; the buffer is only read.
+  static char empty = 0;
+  File file(::fmemopen(bytes.empty() ? &empty : const_cast<char*>(bytes.data()), bytes.size(), "rb"));
+  if (!file) fail(source, "cannot open the bytes as a stream");
+  IdxArray result;
+  ArraySink sink(result);
+  read_idx_stream(file.get(), source, static_cast<std::int64_t>(bytes.size()), sink);
   return result;
 }
 

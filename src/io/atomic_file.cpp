@@ -1,12 +1,16 @@
 #include "io/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "poolnet/error.hpp"
 
@@ -30,14 +34,48 @@ std::string temp_file_error(const std::string& path, std::string_view what,
   throw FormatError(message);
 }
 
+// Test hook: POOLNET_TEST_PAUSE_BEFORE_RENAME_MS=N makes every atomic write wait N ms after
+// the temporary file is complete and before the rename, so a test can kill a process in the
+// middle of a save (tests/cli/train_resume_test.cpp). Unset, nothing waits.
+void pause_before_rename_for_tests() {
+  static const long pause_ms = [] {
+    const char* value = std::getenv("POOLNET_TEST_PAUSE_BEFORE_RENAME_MS");
+    return value == nullptr ? 0L : std::strtol(value, nullptr, 10);
+  }();
+  if (pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+}
+
+std::string temporary_prefix(const std::filesystem::path& target) {
+  return "." + target.filename().string() + ".tmp-";
+}
+
 }  // namespace
+
+int remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
+  const std::string prefix = temporary_prefix(target);
+  std::error_code ec;
+  int removed = 0;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+    // Still being written by a live process (or not ours to judge): leave it.
+    if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
   const std::filesystem::path target(path);
   const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  const std::string temp = (dir / ("." + target.filename().string() + ".tmp-" +
-                                   std::to_string(::getpid())))
-                               .string();
+  const std::string temp =
+      (dir / (temporary_prefix(target) + std::to_string(::getpid()))).string();
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw FormatError(temp_file_error(path, "create", temp));
   std::size_t written = 0;
@@ -57,6 +95,7 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
     discard(temp, message);
   }
   if (::close(fd) != 0) discard(temp, temp_file_error(path, "close", temp));
+  pause_before_rename_for_tests();
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     discard(temp, temp_file_error(path, "rename", temp, " to it"));
   }

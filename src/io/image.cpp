@@ -63,12 +63,15 @@ std::string pixels_text(std::int64_t rows, std::int64_t cols) {
   s += 'x';
   s += std::to_string(rows);
   s += " = ";
-  s += std::to_string(rows * cols);
+  // Both are below 2^32 (PNG and PGM fields), so the unsigned product fits.
+  s += std::to_string(static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(cols));
   s += " pixels";
   return s;
 }
 
-// Rows and cols are each below 2^31 here, so the product fits.
+// Rows and cols are below 2^32: a PNG header's raw fields are checked here before libpng limits
+// them to 2^31 (found by fuzz/png_fuzz.cpp: the product overflowed int64), so it is compared by
+// division.
 void check_image_size(const std::string& path, std::int64_t rows, std::int64_t cols) {
   if (rows < 1 || cols < 1) {
     std::string what = "image is ";
@@ -78,7 +81,7 @@ void check_image_size(const std::string& path, std::int64_t rows, std::int64_t c
     what += ", expected at least 1x1";
     fail(path, what);
   }
-  if (rows * cols > kMaxImagePixels) {
+  if (rows > kMaxImagePixels / cols) {
     std::string what = "image is ";
     what += pixels_text(rows, cols);
     what += ", more than the limit of ";
@@ -170,13 +173,33 @@ bool png_read_pixels_step(PngReader* r, png_bytepp rows) {
   fail(path, what);
 }
 
-Tensor read_png(const std::string& path, std::FILE* file) {
+// Deflate expands data at most 1032:1 and a PNG row holds at most 8 pixels per byte (1-bit
+// gray), so a file of n bytes cannot hold more than 8 * 1032 * n pixels: a larger claim is
+// refused before the pixel buffers are allocated. `file_size` is -1 when unknown.
+void check_png_holds(const std::string& path, std::int64_t rows, std::int64_t cols,
+                     std::int64_t file_size) {
+  if (file_size < 0) return;
+  const std::int64_t most = 8 * 1032 * file_size;
+  if (rows * cols > most) {
+    std::string what = "image is ";
+    what += pixels_text(rows, cols);
+    what += ", more than a PNG file of ";
+    what += std::to_string(file_size);
+    what += " bytes can hold (at most ";
+    what += std::to_string(most);
+    what += "; the file is truncated or its header is corrupt)";
+    fail(path, what);
+  }
+}
+
+Tensor read_png(const std::string& path, std::FILE* file, std::int64_t file_size) {
   PngReader r;
   if (r.png == nullptr || r.info == nullptr) fail(path, "cannot initialise libpng");
   png_uint_32 width = 0;
   png_uint_32 height = 0;
   if (!png_read_header_step(&r, file, &width, &height)) fail_png(path, r);
   check_image_size(path, height, width);  // before anything is allocated for the pixels
+  check_png_holds(path, height, width, file_size);
   int channels = 0;
   int bit_depth = 0;
   png_size_t rowbytes = 0;
@@ -325,7 +348,8 @@ class PgmParser {
   fail(path, what);
 }
 
-Tensor read_pgm(const std::string& path, std::FILE* file) {
+// `file_size` is -1 when unknown.
+Tensor read_pgm(const std::string& path, std::FILE* file, std::int64_t file_size) {
   const int p = std::getc(file);
   const int kind = std::getc(file);
   if (p != 'P' || (kind != '2' && kind != '5')) fail(path, "not a PGM file (expected P2 or P5)");
@@ -341,18 +365,19 @@ Tensor read_pgm(const std::string& path, std::FILE* file) {
   }
   check_image_size(path, rows, cols);  // before anything is allocated for the pixels
   const std::int64_t count = rows * cols;
-  Tensor image(Shape{rows, cols});
-  float* out = image.data();
   const auto scale = static_cast<float>(maxval);
 
   if (kind == '2') {
+    // The values are kept as they arrive, so a header claiming more pixels than the file holds
+    // allocates no more than the file's size.
+    std::vector<float> values;
     for (std::int64_t i = 0; i < count; ++i) {
       if (parser.at_eof()) fail_truncated(path, count, i, "pixel values");
       const std::int64_t v = parser.number("pixel value", i);
       if (v > maxval) fail_above_maxval(path, v, maxval, i, cols);
-      out[i] = static_cast<float>(v) / scale;
+      values.push_back(static_cast<float>(v) / scale);
     }
-    return image;
+    return Tensor(Shape{rows, cols}, values);
   }
 
   // P5: exactly one whitespace byte, then binary rows (16-bit big-endian when maxval > 255).
@@ -363,6 +388,14 @@ Tensor read_pgm(const std::string& path, std::FILE* file) {
     fail(path, what);
   }
   const std::int64_t bytes_per = maxval > 255 ? 2 : 1;
+  if (file_size >= 0) {
+    // The pixel bytes must all be there before the image is allocated.
+    const long at = std::ftell(file);
+    const std::int64_t remaining = at < 0 ? 0 : std::max<std::int64_t>(file_size - at, 0);
+    if (remaining < count * bytes_per) fail_truncated(path, count * bytes_per, remaining, "bytes");
+  }
+  Tensor image(Shape{rows, cols});
+  float* out = image.data();
   std::vector<unsigned char> row(static_cast<std::size_t>(cols * bytes_per));
   for (std::int64_t y = 0; y < rows; ++y) {
     const std::size_t got = std::fread(row.data(), 1, row.size(), file);
@@ -486,18 +519,20 @@ bool png_write_step(PngWriter* w, std::string* out, png_uint_32 width, png_uint_
 
 }  // namespace
 
-Tensor read_gray_image(const std::string& path) {
-  File file = open_for_reading(path);
+namespace {
+
+// Reads an image from `file` (positioned at its start); `file_size` is -1 when unknown.
+Tensor read_gray_image_stream(std::FILE* file, const std::string& path, std::int64_t file_size) {
   // The signature and, for a PNG, the IHDR chunk: its size is checked before libpng reads on.
   unsigned char head[24] = {};
-  const std::size_t got = std::fread(head, 1, sizeof head, file.get());
-  if (std::ferror(file.get())) {
+  const std::size_t got = std::fread(head, 1, sizeof head, file);
+  if (std::ferror(file)) {
     std::string what = "read error: ";
     what += errno_text();
     fail(path, what);
   }
   if (got == 0) fail(path, "file is empty, expected a PNG or PGM image");
-  std::rewind(file.get());
+  std::rewind(file);
   if (got >= 8 && png_sig_cmp(head, 0, 8) == 0) {
     if (got == 24 && std::memcmp(head + 12, "IHDR", 4) == 0) {
       const auto be32 = [&](int at) {
@@ -506,10 +541,10 @@ Tensor read_gray_image(const std::string& path) {
       };
       check_image_size(path, be32(20), be32(16));  // libpng checks the rest (CRC, ranges)
     }
-    return read_png(path, file.get());
+    return read_png(path, file, file_size);
   }
   if (got >= 2 && head[0] == 'P' && (head[1] == '2' || head[1] == '5')) {
-    return read_pgm(path, file.get());
+    return read_pgm(path, file, file_size);
   }
   std::string what = "not a PNG or PGM image (expected the PNG signature 89 50 4e 47 0d 0a 1a 0a ";
   what += "or a PGM header P2/P5)";
@@ -521,6 +556,23 @@ Tensor read_gray_image(const std::string& path) {
     what += "; the PNG signature is damaged";
   }
   fail(path, what);
+}
+
+}  // namespace
+
+Tensor read_gray_image(const std::string& path) {
+  File file = open_for_reading(path);
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return read_gray_image_stream(file.get(), path, ec ? -1 : static_cast<std::int64_t>(size));
+}
+
+Tensor read_gray_image_bytes(std::string_view bytes, const std::string& source) {
+  // glibc's fmemopen reads a buffer of size 0 as an empty stream; the buffer is only read.
+  static char empty = 0;
+  File file(::fmemopen(bytes.empty() ? &empty : const_cast<char*>(bytes.data()), bytes.size(), "rb"));
+  if (!file) fail(source, "cannot open the bytes as a stream");
+  return read_gray_image_stream(file.get(), source, static_cast<std::int64_t>(bytes.size()));
 }
 
 Tensor resize_gray(const Tensor& image, std::int64_t out_rows, std::int64_t out_cols) {

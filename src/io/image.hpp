@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "poolnet/tensor.hpp"
 
@@ -14,6 +15,8 @@ inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 26;
 // (rows, cols) gray values in [0, 1]. FormatError naming the file for anything malformed,
 // truncated, or larger than kMaxImagePixels. The format is detected from the content.
 Tensor read_gray_image(const std::string& path);
+// The same on bytes in memory (fuzzing, tests); `source` names them in errors.
+Tensor read_gray_image_bytes(std::string_view bytes, const std::string& source);
 
 // Area-average (box) resize of a (rows, cols) image to (out_rows, out_cols); bilinear when
 // enlarging.

@@ -401,6 +401,7 @@ void ConvLayer::build(const Shape& input_shape, Rng& rng) {
     throw ShapeError(std::string(class_name_) + ": kernel " + shape.to_string() +
                      " is too large (prod(kernel_size) * in_channels must fit in an int for BLAS)");
   }
+  check_weight_shape(class_name_, "kernel", shape);
   Tensor value(shape);
   glorot_uniform(value, k * p.channels, k * filters_, rng);
   kernel_.value = std::move(value);

@@ -112,6 +112,7 @@ void Dense::build(const Shape& input_shape, Rng& rng) {
   }
   (void)compute_output_shape(input_shape);
   const std::int64_t in = input_shape[-1];
+  check_weight_shape("Dense", "kernel", Shape{in, units_});
   kernel_.value = Tensor(Shape{in, units_});
   glorot_uniform(kernel_.value, in, units_, rng);
   kernel_.grad = Tensor(Shape{in, units_});

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "poolnet/error.hpp"
+
 namespace poolnet {
 
 std::string keras_default_name(std::string_view class_name) {
@@ -16,6 +18,14 @@ std::string keras_default_name(std::string_view class_name) {
     name += static_cast<char>(std::tolower(c));
   }
   return name;
+}
+
+void check_weight_shape(std::string_view layer, std::string_view weight, const Shape& shape) {
+  if (shape.elements() > kMaxWeightElements) {
+    throw ShapeError(std::string(layer) + ": " + std::string(weight) + " of shape " +
+                     shape.to_string() + " would have " + std::to_string(shape.elements()) +
+                     " elements, more than the limit of " + std::to_string(kMaxWeightElements));
+  }
 }
 
 std::vector<const Parameter*> Layer::parameters() const {

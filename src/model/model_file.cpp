@@ -3,12 +3,15 @@
 #include <zlib.h>
 
 #include <bit>
+#include <cctype>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "io/atomic_file.hpp"
+#include "io/json_parse.hpp"
 #include "io/json_numbers.hpp"
 #include "poolnet/error.hpp"
 
@@ -31,7 +34,7 @@ void put_u32(std::string& out, std::uint32_t v) {
   out.append(b, 4);
 }
 
-std::uint32_t get_u32(const std::string& bytes, std::size_t offset) {
+std::uint32_t get_u32(std::string_view bytes, std::size_t offset) {
   std::uint32_t v;
   std::memcpy(&v, bytes.data() + offset, 4);
   return v;
@@ -110,8 +113,7 @@ namespace {
 
 // Reads a model file; a checkpoint's optimizer slots and training state are restored into the
 // model's optimizer and *state when `state` is given (and must then be present).
-Sequential read_model_file(const std::string& path, TrainingState* state) {
-  const std::string bytes = io::read_file(path, kMaxModelFileBytes);
+Sequential read_model_bytes(std::string_view bytes, const std::string& path, TrainingState* state) {
   auto fail = [&](const std::string& what) -> FormatError {
     return FormatError(path + ": " + what);
   };
@@ -138,12 +140,7 @@ Sequential read_model_file(const std::string& path, TrainingState* state) {
     throw fail("checksum mismatch (file is corrupt or truncated): stored CRC-32 " +
                std::to_string(stored_crc) + ", computed " + std::to_string(actual_crc));
   }
-  Json header;
-  try {
-    header = Json::parse(bytes.begin() + kPreamble, bytes.begin() + kPreamble + header_bytes);
-  } catch (const Json::exception& e) {
-    throw fail(std::string("header is not valid JSON: ") + e.what());
-  }
+  Json header = io::parse_json(bytes.substr(kPreamble, header_bytes), path + ": header");
   if (!header.is_object() || !header.contains("model") || !header.contains("weights") ||
       !header["weights"].is_array() || !header.contains("data_bytes") ||
       !header["data_bytes"].is_number_unsigned()) {
@@ -167,7 +164,8 @@ Sequential read_model_file(const std::string& path, TrainingState* state) {
       throw fail(std::string("architecture: ") + e.what());
     }
   }();
-  model.build(0);
+  // Weight and model size limits apply here, before the weights are allocated.
+  with_context(path + ": architecture", [&] { model.build(0); });
 
   std::map<std::pair<std::string, std::string>, Parameter*> params;
   for (std::size_t i = 0; i < model.size(); ++i) {
@@ -259,23 +257,32 @@ Sequential read_model_file(const std::string& path, TrainingState* state) {
 
 }  // namespace
 
-Sequential load_model(const std::string& path) { return read_model_file(path, nullptr); }
+Sequential read_model(std::string_view bytes, const std::string& source) {
+  return read_model_bytes(bytes, source, nullptr);
+}
 
-std::pair<Sequential, TrainingState> load_checkpoint(const std::string& path) {
+std::pair<Sequential, TrainingState> read_checkpoint(std::string_view bytes,
+                                                     const std::string& source) {
   TrainingState state;
-  Sequential model = read_model_file(path, &state);
+  Sequential model = read_model_bytes(bytes, source, &state);
   return {std::move(model), state};
 }
 
+Sequential read_model_json(std::string_view text, const std::string& source) {
+  const Json json = io::parse_json(text, source);
+  return with_context(source, [&] { return Sequential::from_json(json); });
+}
+
+Sequential load_model(const std::string& path) {
+  return read_model(io::read_file(path, kMaxModelFileBytes), path);
+}
+
+std::pair<Sequential, TrainingState> load_checkpoint(const std::string& path) {
+  return read_checkpoint(io::read_file(path, kMaxModelFileBytes), path);
+}
+
 Sequential load_model_json(const std::string& path) {
-  const std::string text = io::read_file(path, 64u << 20);
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw FormatError(path + ": not valid JSON: " + e.what());
-  }
-  return with_context(path, [&] { return Sequential::from_json(json); });
+  return read_model_json(io::read_file(path, kMaxModelJsonBytes), path);
 }
 
 Sequential load_model_any(const std::string& path) {
@@ -284,6 +291,19 @@ Sequential load_model_any(const std::string& path) {
   if (in) in.read(head, sizeof head);
   if (in && std::memcmp(head, kMagic, sizeof kMagic) == 0) {
     return load_model(path);
+  }
+  // Keras JSON starts with '{' (after white space); anything else gets one message for both.
+  in.clear();
+  in.seekg(0);
+  char first = '\0';
+  while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+  }
+  if (!in || first != '{') {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec)) {
+      throw FormatError(path + ": neither a poolnet model file (it would start with the magic "
+                               "\"PNMODEL\") nor a Keras JSON model (a JSON object)");
+    }
   }
   return load_model_json(path);
 }

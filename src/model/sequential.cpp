@@ -161,6 +161,7 @@ void Sequential::build(std::uint64_t seed) {
   std::vector<std::int64_t> dims{1};
   dims.insert(dims.end(), input_shape_.begin(), input_shape_.end());
   Shape shape(dims);
+  std::int64_t parameters = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Layer& layer = *layers_[i];
     shape = with_context(name_ + ": " + layer_label(layer, i, layers_.size()) + ", input " +
@@ -169,6 +170,20 @@ void Sequential::build(std::uint64_t seed) {
                            layer.build(shape, rng);
                            return layer.compute_output_shape(shape);
                          });
+    // Each weight is limited before it is allocated; this bounds the sum (a model file or JSON
+    // may stack many large layers).
+    if (shape.elements() > kMaxSampleActivationElements) {
+      throw ShapeError(name_ + ": " + layer_label(layer, i, layers_.size()) + " outputs " +
+                       shape_with_none(shape) + ", " + std::to_string(shape.elements()) +
+                       " elements per sample, more than the limit of " +
+                       std::to_string(kMaxSampleActivationElements));
+    }
+    parameters += layer.count_params();
+    if (parameters > kMaxModelParameters) {
+      throw ShapeError(name_ + ": " + layer_label(layer, i, layers_.size()) + " brings the model to " +
+                       std::to_string(parameters) + " parameters, more than the limit of " +
+                       std::to_string(kMaxModelParameters));
+    }
   }
   built_ = true;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "poolnet/tensor.hpp"
@@ -24,6 +25,8 @@ inline constexpr std::int64_t kMaxIdxElements = std::int64_t{1} << 31;
 // Throws FormatError naming the file and the field ("train-labels-idx1-ubyte.gz: header says
 // 60000 items of 1 byte, the file holds 59999 after the header").
 IdxArray read_idx(const std::string& path);
+// The same on bytes in memory (fuzzing, tests); `source` names them in errors.
+IdxArray read_idx_bytes(std::string_view bytes, const std::string& source);
 
 // An MNIST-format directory: train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
 // t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz].

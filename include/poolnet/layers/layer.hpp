@@ -113,4 +113,15 @@ class Layer {
 // "MaxPooling2D" -> "max_pooling2d", Keras's default layer name.
 std::string keras_default_name(std::string_view class_name);
 
+// Limits that keep a model file or Keras JSON from asking for an absurd allocation: one weight
+// tensor (VGG16's largest, 25088 x 4096, has 1.0e8 elements) and a whole model.
+inline constexpr std::int64_t kMaxWeightElements = std::int64_t{1} << 27;
+inline constexpr std::int64_t kMaxModelParameters = std::int64_t{1} << 28;
+// One layer's output for one sample (ImageNet's 224 x 224 x 64 is 3.2e6 elements).
+inline constexpr std::int64_t kMaxSampleActivationElements = std::int64_t{1} << 26;
+
+// ShapeError "<layer>: <weight> of shape S would have N elements, more than the limit of M"; call
+// before allocating the weight.
+void check_weight_shape(std::string_view layer, std::string_view weight, const Shape& shape);
+
 }  // namespace poolnet

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "poolnet/model/sequential.hpp"
@@ -19,6 +20,7 @@ namespace poolnet {
 
 inline constexpr std::uint32_t kModelFormatVersion = 1;
 inline constexpr std::size_t kMaxModelFileBytes = std::size_t{4} << 30;
+inline constexpr std::size_t kMaxModelJsonBytes = std::size_t{64} << 20;
 
 // Where a training run stands: saved with the model in a checkpoint.
 struct TrainingState {
@@ -46,6 +48,11 @@ std::pair<Sequential, TrainingState> load_checkpoint(const std::string& path);
 // A Keras JSON architecture file (no weights: build() initialises them). ArgumentError for an
 // unknown layer type or argument, FormatError for malformed JSON (with line and column).
 Sequential load_model_json(const std::string& path);
+
+// The same readers on bytes already in memory; `source` names them in errors (fuzzing, tests).
+Sequential read_model(std::string_view bytes, const std::string& source);
+std::pair<Sequential, TrainingState> read_checkpoint(std::string_view bytes, const std::string& source);
+Sequential read_model_json(std::string_view text, const std::string& source);
 
 // Either of the two, told apart by content.
 Sequential load_model_any(const std::string& path);

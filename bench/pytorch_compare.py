@@ -83,11 +83,13 @@ class TorchRow:
         if not op.startswith("global") and any(p is None for p in pads):
             self.unsupported = "'same' padding not expressible in PyTorch"
             return
-        pad = 0 if op.startswith("global") else pads[0][0]
-        ceil_mode = False if op.startswith("global") else pads[0][1]
-        if len({p for p in pads}) > 1:
-            self.unsupported = "per-axis padding differs"
+        # Padding may differ per axis; ceil_mode is one flag for all axes.
+        pad_per_axis = [0] * rank if op.startswith("global") else [p[0] for p in pads]
+        ceil_modes = {False} if op.startswith("global") else {p[1] for p in pads}
+        if len(ceil_modes) > 1:
+            self.unsupported = "'same' padding needs ceil_mode on some axes only"
             return
+        ceil_mode = ceil_modes.pop()
 
         def make_input():
             if layout == "channels_last":
@@ -111,7 +113,7 @@ class TorchRow:
         self.inputs = [make_input() for _ in range(sets)]
         k1 = [pool] * rank
         s1 = [stride] * rank
-        p1 = [pad] * rank
+        p1 = pad_per_axis
         # PyTorch's 1D pooling runs its 2D kernels on (N, C, 1, L); call those directly.
         two_d = rank == 1
 

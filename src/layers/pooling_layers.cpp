@@ -55,8 +55,7 @@ Tensor PoolingLayer::forward(const Tensor& input) const {
   return pool_forward(p, input, backend_).reshaped(layer_output_shape(p));
 }
 
-Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) const {
-  const PoolPlan p = plan(input.shape());
+void PoolingLayer::check_grad_output(const PoolPlan& p, const Tensor& input, const Tensor& grad_output) const {
   const Shape expected = layer_output_shape(p);
   if (!(grad_output.shape() == expected)) {
     throw ShapeError(std::string(class_name_) + ": grad_output has shape " +
@@ -64,6 +63,11 @@ Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) co
                      expected.to_string() + "; input shape " + input.shape().to_string() +
                      ", data_format " + std::string(to_string(spec_.data_format)));
   }
+}
+
+Tensor PoolingLayer::backward(const Tensor& input, const Tensor& grad_output) const {
+  const PoolPlan p = plan(input.shape());
+  check_grad_output(p, input, grad_output);
   Tensor grad_input(p.input_shape);
   pool_backward(p, input.data(), grad_output.data(), grad_input.data(), backend_);
   return grad_input;
@@ -98,13 +102,7 @@ void PoolingLayer::backward_train_into(const Tensor& input, const Tensor& output
                                        const Tensor& grad_output, Tensor* grad_input) {
   (void)output;
   const PoolPlan& p = train_plan(input.shape());
-  const Shape expected = layer_output_shape(p);
-  if (!(grad_output.shape() == expected)) {
-    throw ShapeError(std::string(class_name_) + ": grad_output has shape " +
-                     grad_output.shape().to_string() + ", expected the output shape " +
-                     expected.to_string() + "; input shape " + input.shape().to_string() +
-                     ", data_format " + std::string(to_string(spec_.data_format)));
-  }
+  check_grad_output(p, input, grad_output);
   if (grad_input == nullptr) return;
   grad_input->resize(p.input_shape);
   if (saves_argmax() && argmax_input_shape_ == input.shape()) {

@@ -77,6 +77,8 @@ class PoolingLayer : public Layer {
 
  private:
   Shape layer_output_shape(const PoolPlan& plan) const;  // the plan's, minus keepdims
+  // ShapeError naming the layer unless grad_output has the layer's output shape.
+  void check_grad_output(const PoolPlan& p, const Tensor& input, const Tensor& grad_output) const;
   // The plan of the last training call, re-planned only when the input shape changes:
   // plan_pooling builds its error context eagerly, and a training step must not allocate.
   const PoolPlan& train_plan(const Shape& input_shape);

@@ -19,32 +19,7 @@ namespace {
 
 using testing::TempDir;
 
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
-// A small MNIST-format directory: 28x28 images whose class is the row of a bright bar.
-void write_mnist(const std::string& dir, std::int64_t train, std::int64_t test) {
-  Rng rng(3);
-  auto write = [&](const std::string& prefix, std::int64_t n) {
-    std::string images = be32(0x00000803) + be32(static_cast<std::uint32_t>(n)) + be32(28) + be32(28);
-    std::string labels = be32(0x00000801) + be32(static_cast<std::uint32_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto label = static_cast<int>(rng.below(10));
-      labels += static_cast<char>(label);
-      for (int r = 0; r < 28; ++r)
-        for (int c = 0; c < 28; ++c) {
-          const bool bar = r / 3 == label && c > 3 && c < 24;
-          images += static_cast<char>(bar ? 200 + rng.below(55) : rng.below(60));
-        }
-    }
-    testing::write_bytes(dir + "/" + prefix + "-images-idx3-ubyte", images);
-    testing::write_bytes(dir + "/" + prefix + "-labels-idx1-ubyte", labels);
-  };
-  write("train", train);
-  write("t10k", test);
-}
+using testing::write_mnist;
 
 std::vector<float> weights_of(const std::string& path) {
   Sequential model = load_model(path);

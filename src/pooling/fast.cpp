@@ -74,13 +74,6 @@ struct PlaneTableStorage {
   std::vector<float> count;
   simd::PlaneTable table{};
 
-  // The calling thread's table, rebuilt for this view in storage that only grows.
-  static const PlaneTableStorage& of(const View& v, std::size_t lanes) {
-    thread_local PlaneTableStorage storage;
-    storage.rebuild(v, lanes);
-    return storage;
-  }
-
   void rebuild(const View& v, std::size_t lanes) {
     const AxisGeometry& D = v.axes[0];
     const AxisGeometry& H = v.axes[1];
@@ -125,12 +118,6 @@ struct ReverseTableStorage {
   std::vector<float> cell, count;
   simd::ReversePlaneTable table{};
 
-  static const ReverseTableStorage& of(const View& v, std::size_t lanes) {
-    thread_local ReverseTableStorage storage;
-    storage.rebuild(v, lanes);
-    return storage;
-  }
-
   void rebuild(const View& v, std::size_t lanes) {
     const AxisGeometry& D = v.axes[0];
     const AxisGeometry& H = v.axes[1];
@@ -162,6 +149,15 @@ struct ReverseTableStorage {
     table = {inputs, output.data(), real.data(), cell.data()};
   }
 };
+
+// The calling thread's table (PlaneTableStorage or ReverseTableStorage), rebuilt for this view in
+// storage that only grows, so that steady-state calls do not allocate.
+template <typename TableStorage>
+const TableStorage& thread_table(const View& v, std::size_t lanes) {
+  thread_local TableStorage storage;
+  storage.rebuild(v, lanes);
+  return storage;
+}
 
 // channels_first planes with fewer output cols than two vectors take the plane kernels when their
 // gather table is small (it is read once per plane; it must stay in cache).
@@ -254,7 +250,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   if (use_plane_kernels(v, lanes)) {
     const std::int64_t done = transposed_planes_forward(plan, v, lanes, input, output, argmax);
     if (done == v.images) return;
-    const PlaneTableStorage& planes = PlaneTableStorage::of(v, lanes);
+    const PlaneTableStorage& planes = thread_table<PlaneTableStorage>(v, lanes);
 #pragma omp parallel for schedule(static) if (parallel_worth(v))
     for (std::int64_t p = done; p < v.images; ++p) {
       const float* in = input + p * v.in_image;
@@ -348,7 +344,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     // Small channels_first planes, average over windows that do not overlap: every input cell
     // takes its share from at most one output, gathered (simd::backward_plane), one pass of
     // stores. (Max does better with the scalar scatter below: one add per output.)
-    const ReverseTableStorage& reverse = ReverseTableStorage::of(v, lanes);
+    const ReverseTableStorage& reverse = thread_table<ReverseTableStorage>(v, lanes);
 #pragma omp parallel if (parallel_worth(v))
     {
       float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + lanes);
@@ -372,7 +368,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     return;
   }
   if (use_plane_kernels(v, lanes)) {
-    const PlaneTableStorage& planes = PlaneTableStorage::of(v, lanes);
+    const PlaneTableStorage& planes = thread_table<PlaneTableStorage>(v, lanes);
     const simd::PlaneTable& t = planes.table;
 #pragma omp parallel for schedule(static) if (parallel_worth(v))
     for (std::int64_t p = 0; p < v.images; ++p) {

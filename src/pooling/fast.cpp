@@ -243,6 +243,31 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
   return groups * L;
 }
 
+// channels_last 1D/2D images with short rows (small images, few channels): the hardware
+// prefetcher leaves the memory idle between output rows, so a task fetches the input rows of the
+// task kPrefetchTasks ahead into L2 itself (2 threads, 26x26x32 max 2x2/2: 0.53 -> 0.42 ms;
+// 3x3/2 'same': 0.69 -> 0.41 ms; 11x11x64: 0.35 -> 0.24 ms). Measured slower, and so left to the
+// hardware: rows over 16 KiB (112x112x64), 3D (56x56x32: 3.7 -> 4.1 ms) and channels_first rows.
+constexpr std::int64_t kPrefetchTasks = 2;
+constexpr std::int64_t kPrefetchMaxRowBytes = std::int64_t{16} << 10;
+
+// Prefetches (into L2) the input rows of output row `task` (of `rows`) of a windowed pass.
+void prefetch_task_rows(const View& v, const float* input, std::int64_t row_floats, std::int64_t task,
+                        std::int64_t rows) {
+  if (task >= rows) return;
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const std::int64_t b = task / (D.out * H.out);
+  const std::int64_t od = (task / H.out) % D.out;
+  const std::int64_t oh = task % H.out;
+  const float* image = input + b * v.in_image;
+  for (std::int64_t d = D.window_begin(od); d < D.window_end(od); ++d)
+    for (std::int64_t h = H.window_begin(oh); h < H.window_end(oh); ++h) {
+      const float* row = image + (d * H.in + h) * row_floats;
+      for (std::int64_t i = 0; i < row_floats; i += 16) __builtin_prefetch(row + i, 0, 2);
+    }
+}
+
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
@@ -272,6 +297,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const AxisGeometry& W = v.axes[2];
   const std::int64_t rows = v.images * D.out * H.out;
   const std::int64_t row_floats = W.in * v.channels;
+  const bool prefetch = v.channels > 1 && D.in == 1 && row_floats * 4 <= kPrefetchMaxRowBytes;
 #pragma omp parallel if (parallel_worth(v))
   {
     const auto window_rows_count = static_cast<std::size_t>(D.window * H.window);
@@ -283,6 +309,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t od = (task / H.out) % D.out;
       const std::int64_t oh = task % H.out;
       const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
+      if (prefetch) prefetch_task_rows(v, input, row_floats, task + kPrefetchTasks, rows);
       const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),

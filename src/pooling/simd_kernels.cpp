@@ -7,6 +7,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -86,6 +87,18 @@ HWY_INLINE hn::Vec<DTo> DemoteExact(DTo d, V v) {
 #endif
 }
 
+// A window's cell count as a divisor. Dividing a double by a power of two is exact, and so is
+// multiplying by its reciprocal: those counts (2x2, 2, 2x2x2 windows) skip the slow vector
+// division (several times the cost of the rest of an average on AVX-512) with the same bits.
+struct Divisor {
+  double count, reciprocal;
+  bool power_of_two;
+  explicit Divisor(double n) : count(n), reciprocal(1.0 / n) {
+    int exponent = 0;
+    power_of_two = n > 0 && std::frexp(n, &exponent) == 0.5;
+  }
+};
+
 // Double sums of float vectors, lane by lane, in order (two double vectors per float vector; one
 // double on the one-lane scalar target).
 #if HWY_TARGET == HWY_SCALAR
@@ -93,7 +106,10 @@ using DD = hn::Rebind<double, DF>;
 struct Sum {
   hn::Vec<DD> lo;
   HWY_INLINE void add(VF v) { lo = hn::Add(lo, hn::PromoteTo(DD(), v)); }
-  HWY_INLINE VF mean(double count) const { return DemoteExact(DF(), hn::Div(lo, hn::Set(DD(), count))); }
+  HWY_INLINE VF mean(const Divisor& n) const {
+    const DD dd;
+    return DemoteExact(DF(), n.power_of_two ? hn::Mul(lo, hn::Set(dd, n.reciprocal)) : hn::Div(lo, hn::Set(dd, n.count)));
+  }
   HWY_INLINE VF mean_by(VF count) const { return DemoteExact(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
   HWY_INLINE double total() const { return hn::GetLane(lo); }
   static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p)}; }
@@ -112,12 +128,16 @@ struct Sum {
     hi = hn::Add(hi, hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
   }
   // float(sum / count), rounded once like the reference.
-  HWY_INLINE VF mean(double count) const {
+  HWY_INLINE VF mean(const Divisor& n) const {
     const DF d;
     const DH dh;
     const DD dd;
-    const auto n = hn::Set(dd, count);
-    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n)), DemoteExact(dh, hn::Div(lo, n)));
+    if (n.power_of_two) {
+      const auto r = hn::Set(dd, n.reciprocal);
+      return hn::Combine(d, DemoteExact(dh, hn::Mul(hi, r)), DemoteExact(dh, hn::Mul(lo, r)));
+    }
+    const auto c = hn::Set(dd, n.count);
+    return hn::Combine(d, DemoteExact(dh, hn::Div(hi, c)), DemoteExact(dh, hn::Div(lo, c)));
   }
   HWY_INLINE VF mean_by(VF count) const {
     const DF d;
@@ -356,6 +376,23 @@ void ForwardRowMax(const ForwardRow& a) {
   if (a.stream) hwy::FlushStream();
 }
 
+// channels_last: K vectors of channels at once (independent chains of double adds), cells in
+// window order as the reference adds them.
+template <int K>
+HWY_INLINE void average_channels_block(const ForwardRow& a, std::int64_t wb, std::int64_t we, std::int64_t Cs,
+                                       std::size_t c, const Divisor& count, float* out) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  Sum s[K];
+  for (int j = 0; j < K; ++j) s[j] = ZeroSum();
+  for (std::size_t r = 0; r < a.nrows; ++r) {
+    const float* row = a.rows[r] + static_cast<std::int64_t>(c);
+    for (std::int64_t w = wb; w < we; ++w)
+      for (int j = 0; j < K; ++j) s[j].add(hn::LoadU(d, row + w * Cs + static_cast<std::int64_t>(static_cast<std::size_t>(j) * N)));
+  }
+  for (int j = 0; j < K; ++j) StoreOut(s[j].mean(count), out + c + static_cast<std::size_t>(j) * N, a.stream);
+}
+
 void ForwardRowAverage(const ForwardRow& a) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
@@ -365,14 +402,17 @@ void ForwardRowAverage(const ForwardRow& a) {
     const auto Cs = static_cast<std::int64_t>(C);
     for (std::int64_t ow = 0; ow < x.out; ++ow) {
       const std::int64_t wb = begin_of(x, ow), we = end_of(x, ow);
-      const double count = static_cast<double>(a.nrows) * static_cast<double>(we - wb);
+      const Divisor count(static_cast<double>(a.nrows) * static_cast<double>(we - wb));
       float* out = a.out + static_cast<std::size_t>(ow) * C;
       std::size_t c = 0;
-      for (; c + N <= C; c += N) {
-        Sum s = ZeroSum();
-        for (std::size_t r = 0; r < a.nrows; ++r)
-          for (std::int64_t w = wb; w < we; ++w) s.add(hn::LoadU(d, a.rows[r] + w * Cs + static_cast<std::int64_t>(c)));
-        StoreOut(s.mean(count), out + c, a.stream);
+      for (; c + 4 * N <= C; c += 4 * N) average_channels_block<4>(a, wb, we, Cs, c, count, out);
+      if (c + 2 * N <= C) {
+        average_channels_block<2>(a, wb, we, Cs, c, count, out);
+        c += 2 * N;
+      }
+      if (c + N <= C) {
+        average_channels_block<1>(a, wb, we, Cs, c, count, out);
+        c += N;
       }
       for (; c < C; ++c) average_cell(a, ow, c);
     }
@@ -381,7 +421,7 @@ void ForwardRowAverage(const ForwardRow& a) {
   }
   std::int64_t lo, hi;
   interior(x, x.window, lo, hi);  // see max_row_channels_first
-  const double count = static_cast<double>(a.nrows) * static_cast<double>(x.window);
+  const Divisor count(static_cast<double>(a.nrows) * static_cast<double>(x.window));
   const auto Ns = static_cast<std::int64_t>(N);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) average_cell(a, ow, 0);

@@ -196,7 +196,7 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
   const auto L = static_cast<std::int64_t>(lanes);
   const std::int64_t groups = v.images / L;
   // The group's image must stay in L2 (and its gather offsets in int32).
-  if (window_cells(plan) <= 4 || groups == 0 || v.in_image * L * 4 > (std::int64_t{1} << 21)) return 0;
+  if (groups == 0 || v.in_image * L * 4 > (std::int64_t{1} << 21)) return 0;
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
@@ -214,11 +214,9 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
 #pragma omp for schedule(static)
     for (std::int64_t g = 0; g < groups; ++g) {
       const float* first = input + g * L * v.in_image;
-      if (g + 1 < groups) {
-        for (std::int64_t i = 0; i < L * v.in_image; i += 16) __builtin_prefetch(first + L * v.in_image + i);
-      }
       simd::planes_to_channels_last(first, static_cast<std::size_t>(v.in_image),
-                                    static_cast<std::size_t>(v.in_image), image);
+                                    static_cast<std::size_t>(v.in_image), image,
+                                    g + 1 < groups ? L * v.in_image : 0);
       for (std::int64_t od = 0; od < D.out; ++od)
         for (std::int64_t oh = 0; oh < H.out; ++oh) {
           const std::size_t n = window_rows(v, image, row_floats, od, oh, row_ptrs, row_ids);

@@ -57,8 +57,10 @@ void forward_plane_max(const PlaneTable& table, const float* plane, float* out, 
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
 
 // lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
-// image with lanes() channels (out[cell * lanes() + plane]), and back.
-void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out);
+// image with lanes() channels (out[cell * lanes() + plane]), and back. planes_to_channels_last
+// also prefetches the planes `prefetch` floats further on (0: none).
+void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
+                             std::ptrdiff_t prefetch);
 void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride);
 
 // Backward of a small channels_first plane whose windows do not overlap: each input cell gathers

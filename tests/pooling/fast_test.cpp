@@ -21,6 +21,7 @@
 #include "poolnet/error.hpp"
 #include "poolnet/pooling.hpp"
 #include "pooling/fast.hpp"
+#include "pooling/simd_kernels.hpp"
 #include "test_util.hpp"
 
 namespace poolnet {
@@ -203,6 +204,31 @@ TEST(FastKernelsTargets, EveryDispatchTargetMatchesTheReference) {
     check_random_cases(98u, 60, Sizes::kLongRows);
     hwy::SetSupportedTargetsForTest(0);
     if (::testing::Test::HasFailure()) break;
+  }
+}
+
+// The channels_first <-> channels_last block transposes of small planes (in registers on x86,
+// scalar elsewhere; whole blocks with an overlapping last one, or lane by lane below one block),
+// with planes further apart than they are long, on every target.
+TEST(FastKernelsTargets, PlaneTransposesRoundTripOnEveryTarget) {
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    const std::size_t lanes = simd::lanes();
+    for (const std::size_t cells : {std::size_t{1}, lanes - 1, lanes, lanes + 1, std::size_t{121}, std::size_t{676}}) {
+      if (cells == 0) continue;
+      SCOPED_TRACE(cells);
+      const std::size_t stride = cells + 3;
+      std::vector<float> planes(lanes * stride, -1.0f), image(cells * lanes, 0.0f), back(lanes * stride, -1.0f);
+      for (std::size_t p = 0; p < lanes; ++p)
+        for (std::size_t i = 0; i < cells; ++i) planes[p * stride + i] = static_cast<float>(p * 1000 + i);
+      simd::planes_to_channels_last(planes.data(), cells, stride, image.data(), 0);
+      for (std::size_t i = 0; i < cells; ++i)
+        for (std::size_t p = 0; p < lanes; ++p) ASSERT_EQ(image[i * lanes + p], planes[p * stride + i]) << i << " " << p;
+      simd::channels_last_to_planes(image.data(), cells, back.data(), stride);
+      EXPECT_EQ(back, planes);  // the gaps between planes (-1) untouched
+    }
+    hwy::SetSupportedTargetsForTest(0);
   }
 }
 

@@ -27,4 +27,9 @@ void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, cons
 // Returns the previous value; tests lower it to cover the streaming stores on small tensors.
 std::int64_t set_stream_threshold(std::int64_t bytes);
 
+// channels_first windowed forward runs through the channels_last kernels in bands of at most this
+// many bytes of transposed input (default 256 KiB). Returns the previous value; tests lower it to
+// split small planes into many bands.
+std::int64_t set_band_bytes(std::int64_t bytes);
+
 }  // namespace poolnet::fast

@@ -232,6 +232,19 @@ TEST(FastKernelsTargets, PlaneTransposesRoundTripOnEveryTarget) {
   }
 }
 
+// channels_first forward goes through transposed bands of planes; with small bands every plane of
+// the random cases is split into several (overlapping windows: rows shared by two bands), or,
+// below one output row's input, falls back to the plane and row kernels.
+TEST(FastKernelsBands, SmallTransposedBandsGiveTheSameResults) {
+  for (const std::int64_t bytes : {std::int64_t{2} << 10, std::int64_t{9} << 10, std::int64_t{64}}) {
+    SCOPED_TRACE(bytes);
+    const std::int64_t saved = fast::set_band_bytes(bytes);
+    EXPECT_GT(check_random_cases(5150u + static_cast<std::uint32_t>(bytes), 600, Sizes::kSmall), 400);
+    EXPECT_GT(check_random_cases(5160u + static_cast<std::uint32_t>(bytes), 100, Sizes::kLongRows), 60);
+    fast::set_band_bytes(saved);
+  }
+}
+
 // Outputs above 16 MiB are written with non-temporal stores; with the threshold at 0 every
 // aligned output vector is, and results must not change.
 TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {

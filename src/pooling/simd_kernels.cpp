@@ -570,7 +570,11 @@ void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t pla
     for (std::size_t i = 0; i < cells; i += N) {
       const std::size_t at = std::min(i, cells - N);
       if (prefetch != 0) {
-        for (std::size_t p = 0; p < N; ++p) __builtin_prefetch(first + prefetch + at + p * plane_stride, 0, 2);
+        for (std::size_t p = 0; p < N; ++p) {  // both lines an unaligned block may span
+          const float* next = first + prefetch + at + p * plane_stride;
+          __builtin_prefetch(next, 0, 2);
+          __builtin_prefetch(next + N - 1, 0, 2);
+        }
       }
       TransposeBlock(first + at, plane_stride, out + at * N, N);
     }

@@ -13,7 +13,10 @@ Method, as in poolnet-bench: one untimed run, then --reps timed runs, median rep
 rotate among enough buffers to exceed twice the L3 cache. Bytes: forward = input read + output
 written; backward = grad_output read + grad_input written (+ input read for max, as poolnet
 counts it). Backward times only the backward kernel (aten's *_backward ops, with the indices
-from a forward done before timing), not the forward.
+from a forward done before timing), not the forward, and writes grad_input into preallocated
+buffers that rotate like poolnet-bench's (--fresh-grad-input: a new tensor per call instead).
+Forward outputs are PyTorch's own fresh tensors (its max_pool2d has no out= form without
+indices); they come back from the allocator warm, which favours PyTorch.
 
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built build/poolnet-bench.
 """
@@ -72,7 +75,7 @@ def torch_padding(n, k, s, padding):
 class TorchRow:
     """One configuration in one PyTorch layout: builds buffers and a timed callable."""
 
-    def __init__(self, torch, cfg, layout):
+    def __init__(self, torch, cfg, layout, fresh_grad_input=False):
         self.torch = torch
         F = torch.nn.functional
         shape, op, pool, stride, padding, backward = cfg
@@ -154,16 +157,26 @@ class TorchRow:
                 fwd = {2: F.avg_pool2d, 3: F.avg_pool3d}[r]
                 y = fwd(x2, k2, s2, p2, ceil_mode=ceil_mode, count_include_pad=False)
             self.grads.append(torch.empty_like(y).uniform_(-1, 1))
+        # grad_input: by default written into one preallocated buffer per set (aten's .grad_input
+        # overloads), rotating like poolnet-bench's; a fresh tensor per call (what autograd does)
+        # would come back from the allocator still in cache, which measures the cache instead.
         if op == "max":
             bwd = {2: aten.max_pool2d_with_indices_backward, 3: aten.max_pool3d_with_indices_backward}[r]
-            self.run = lambda i: bwd(self.grads[i], as2d(self.inputs[i]), k2, s2, p2, [1] * r, ceil_mode,
-                                     self.indices[i])
+            args = lambda i: (self.grads[i], as2d(self.inputs[i]), k2, s2, p2, [1] * r, ceil_mode, self.indices[i])
         else:
             bwd = {2: aten.avg_pool2d_backward, 3: aten.avg_pool3d_backward}[r]
-            self.run = lambda i: bwd(self.grads[i], as2d(self.inputs[i]), k2, s2, p2, ceil_mode, False, None)
-        gi = self.run(0)
-        if list(gi.shape) != list(as2d(self.inputs[0]).shape):
-            raise RuntimeError(f"PyTorch grad_input shape {list(gi.shape)} for {cfg}")
+            args = lambda i: (self.grads[i], as2d(self.inputs[i]), k2, s2, p2, ceil_mode, False, None)
+        fresh = bwd.default(*args(0))
+        if list(fresh.shape) != list(as2d(self.inputs[0]).shape):
+            raise RuntimeError(f"PyTorch grad_input shape {list(fresh.shape)} for {cfg}")
+        if fresh_grad_input:
+            self.run = lambda i: bwd.default(*args(i))
+            return
+        self.grad_inputs = [torch.empty_like(as2d(x)) for x in self.inputs]
+        self.run = lambda i: bwd.grad_input(*args(i), grad_input=self.grad_inputs[i])
+        self.run(0)
+        if not torch.equal(self.grad_inputs[0], fresh):
+            raise RuntimeError(f"PyTorch's grad_input= overload disagrees with its default for {cfg}")
 
     def time(self, reps):
         """Median milliseconds over reps, rotating buffers."""
@@ -204,6 +217,9 @@ def main():
                     help="path of the poolnet-bench binary")
     ap.add_argument("--json", help="write all rows (poolnet, onednn, copy, pytorch) to FILE")
     ap.add_argument("--torch-only", action="store_true", help="do not run poolnet-bench")
+    ap.add_argument("--fresh-grad-input", action="store_true",
+                    help="backward: let PyTorch allocate grad_input per call (autograd's way; the "
+                         "allocator hands back memory still in cache) instead of rotating buffers")
     args = ap.parse_args()
     try:
         import torch
@@ -228,7 +244,7 @@ def main():
         # PyTorch in both of its layouts; its best is the reference for both of poolnet's rows.
         torch_ms = {}
         for layout in ("channels_first", "channels_last"):
-            row = TorchRow(torch, cfg, layout)
+            row = TorchRow(torch, cfg, layout, args.fresh_grad_input)
             if row.unsupported:
                 print(f"  skip PyTorch {layout} {label} {shape_label(shape)}: {row.unsupported}", file=sys.stderr)
                 continue
@@ -236,7 +252,8 @@ def main():
             torch_ms[layout] = ms
             rows.append({"system": "pytorch", "op": label, "shape": shape_label(shape), "data_format": layout,
                          "direction": direction, "threads": args.threads, "median_ms": ms,
-                         "gbps": row.bytes / (ms * 1e6)})
+                         "gbps": row.bytes / (ms * 1e6),
+                         "grad_input": None if not backward else ("fresh" if args.fresh_grad_input else "rotated")})
             del row
         best_torch = min(torch_ms.values()) if torch_ms else None
         for fmt in ("channels_last", "channels_first"):

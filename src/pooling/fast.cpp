@@ -14,6 +14,8 @@
 #include <limits>
 #include <vector>
 
+#include <hwy/cache_control.h>
+
 #include "pooling/simd_kernels.hpp"
 
 namespace poolnet::fast {
@@ -347,12 +349,13 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const std::int64_t rows = v.images * D.out * H.out, first_row = done * D.out * H.out;
   const std::int64_t row_floats = W.in * v.channels;
   const bool prefetch = v.channels > 1 && D.in == 1 && row_floats * 4 <= kPrefetchMaxRowBytes;
+  const bool stream = v.images * v.out_image * 4 >= stream_bytes.load();
 #pragma omp parallel if (parallel_worth(v))
   {
     const auto window_rows_count = static_cast<std::size_t>(D.window * H.window);
     const float** row_ptrs = thread_scratch<const float*, 0>(window_rows_count);
     std::int32_t* row_ids = thread_scratch<std::int32_t, 0>(window_rows_count);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (std::int64_t task = first_row; task < rows; ++task) {
       const std::int64_t b = task / (D.out * H.out);
       const std::int64_t od = (task / H.out) % D.out;
@@ -363,14 +366,14 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),
                                   static_cast<std::size_t>(v.channels), output + out_offset,
-                                  argmax ? argmax + out_offset : nullptr, readable,
-                                  v.images * v.out_image * 4 >= stream_bytes.load()};
+                                  argmax ? argmax + out_offset : nullptr, readable, stream};
       if (is_max) {
         simd::forward_row_max(args);
       } else {
         simd::forward_row_average(args);
       }
     }
+    if (stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
   }
 }
 
@@ -388,6 +391,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   const AxisGeometry& W = v.axes[2];
   const std::int64_t row_floats = W.in * v.channels;
   const bool is_max = plan.spec.op == PoolOp::kMax;
+  const bool stream = v.images * v.in_image * 4 >= stream_bytes.load();
   auto run = [&](const simd::BackwardRow& args) {
     if (is_max) {
       simd::backward_row_max(args);
@@ -409,7 +413,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
                              static_cast<std::size_t>(v.channels),
                              grad_input + b * v.in_image + (d * H.in + h) * row_floats,
                              accumulate,
-                             !accumulate && v.images * v.in_image * 4 >= stream_bytes.load()};
+                             !accumulate && stream};
   };
 
   // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
@@ -481,20 +485,24 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
       return j + 1 < a.out ? a.window_begin(j + 1) : a.in;
     };
     const std::int64_t tasks = v.images * D.out * H.out;
-#pragma omp parallel for schedule(static) if (parallel_worth(v))
-    for (std::int64_t task = 0; task < tasks; ++task) {
-      const std::int64_t b = task / (D.out * H.out);
-      const std::int64_t od = (task / H.out) % D.out;
-      const std::int64_t oh = task % H.out;
-      for (std::int64_t d = od == 0 ? 0 : D.window_begin(od); d < owned_end(D, od); ++d)
-        for (std::int64_t h = oh == 0 ? 0 : H.window_begin(oh); h < owned_end(H, oh); ++h) {
-          if (d < D.window_end(od) && h < H.window_end(oh)) {
-            run(row_args(b, od, oh, d, h, /*accumulate=*/false));
-          } else {
-            float* row = grad_input + b * v.in_image + (d * H.in + h) * row_floats;
-            std::fill(row, row + row_floats, 0.0f);
+#pragma omp parallel if (parallel_worth(v))
+    {
+#pragma omp for schedule(static) nowait
+      for (std::int64_t task = 0; task < tasks; ++task) {
+        const std::int64_t b = task / (D.out * H.out);
+        const std::int64_t od = (task / H.out) % D.out;
+        const std::int64_t oh = task % H.out;
+        for (std::int64_t d = od == 0 ? 0 : D.window_begin(od); d < owned_end(D, od); ++d)
+          for (std::int64_t h = oh == 0 ? 0 : H.window_begin(oh); h < owned_end(H, oh); ++h) {
+            if (d < D.window_end(od) && h < H.window_end(oh)) {
+              run(row_args(b, od, oh, d, h, /*accumulate=*/false));
+            } else {
+              float* row = grad_input + b * v.in_image + (d * H.in + h) * row_floats;
+              std::fill(row, row + row_floats, 0.0f);
+            }
           }
-        }
+      }
+      if (stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
     }
     return;
   }

@@ -373,7 +373,6 @@ void ForwardRowMax(const ForwardRow& a) {
   } else {
     if (a.argmax) max_row_channels_last<true>(a); else max_row_channels_last<false>(a);
   }
-  if (a.stream) hwy::FlushStream();
 }
 
 // channels_last: K vectors of channels at once (independent chains of double adds), cells in
@@ -416,7 +415,6 @@ void ForwardRowAverage(const ForwardRow& a) {
       }
       for (; c < C; ++c) average_cell(a, ow, c);
     }
-    if (a.stream) hwy::FlushStream();
     return;
   }
   std::int64_t lo, hi;
@@ -725,14 +723,8 @@ void backward_row(const BackwardRow& a) {
   }
 }
 
-void BackwardRowMax(const BackwardRow& a) {
-  backward_row<true>(a);
-  if (a.stream) hwy::FlushStream();
-}
-void BackwardRowAverage(const BackwardRow& a) {
-  backward_row<false>(a);
-  if (a.stream) hwy::FlushStream();
-}
+void BackwardRowMax(const BackwardRow& a) { backward_row<true>(a); }
+void BackwardRowAverage(const BackwardRow& a) { backward_row<false>(a); }
 
 // ---- global ----------------------------------------------------------------------------------
 

@@ -36,7 +36,9 @@ struct ForwardRow {
   // channels_first: floats readable from rows[nrows - 1] (to the end of the input), so that a
   // row's last, partial vector may load whole vectors and keep only its lanes.
   std::int64_t readable;
-  bool stream = false;  // non-temporal stores (the output is too large to be read back from cache)
+  // Non-temporal stores (the output is too large to be read back from cache). The caller fences
+  // them (hwy::FlushStream) once before anyone reads the output.
+  bool stream = false;
 };
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);
@@ -88,7 +90,7 @@ struct BackwardRow {
   std::size_t channels;
   float* grad_in;  // cols.in * channels floats
   bool accumulate;
-  bool stream = false;  // non-temporal stores (writing only)
+  bool stream = false;  // non-temporal stores (writing only), fenced by the caller
 };
 void backward_row_max(const BackwardRow& args);
 void backward_row_average(const BackwardRow& args);

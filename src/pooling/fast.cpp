@@ -383,6 +383,94 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
 // row owns the input rows from its window's first row up to the next window's first row, and
 // writes each of them exactly once (gradient in window cells, zeros elsewhere): no zeroing pass,
 // no read-modify-write. Overlapping windows: one task per image zeros it and accumulates.
+// Input range [begin, end) along an axis that output j owns when windows do not overlap: from its
+// window's first cell (0 for the first output) up to the next window's first cell (the axis end
+// for the last output). Cells of no window (stride > window, clipped edges) get zeros.
+std::int64_t owned_begin(const AxisGeometry& a, std::int64_t j) { return j == 0 ? 0 : a.window_begin(j); }
+std::int64_t owned_end(const AxisGeometry& a, std::int64_t j) { return j + 1 < a.out ? a.window_begin(j + 1) : a.in; }
+
+// channels_first backward with short rows and windows that do not overlap, through the
+// channels_last row kernels as in transposed_planes_forward: per group of `lanes` planes and band
+// of output rows (within one output depth slice), the upstream gradient and argmax are transposed
+// into channels_last images, the owned input rows computed there in L2, and transposed back into
+// grad_input. Returns the planes done (whole groups; 0 when a band does not fit).
+std::int64_t transposed_planes_backward(const PoolPlan& plan, const View& v, std::size_t lanes,
+                                        const std::uint8_t* argmax, const float* grad_output,
+                                        float* grad_input) {
+  const auto L = static_cast<std::int64_t>(lanes);
+  const std::int64_t groups = v.images / L;
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const std::int64_t row_floats = W.in * L;
+  if (groups == 0 || v.in_image * L >= (std::int64_t{1} << 31)) return 0;
+  std::int64_t depth_rows = 0;  // the most input depth planes one output depth slice owns
+  for (std::int64_t od = 0; od < D.out; ++od) depth_rows = std::max(depth_rows, owned_end(D, od) - owned_begin(D, od));
+  const std::int64_t fit_rows = band_bytes.load() / (row_floats * 4) / std::max<std::int64_t>(depth_rows, 1);
+  const std::int64_t band_rows = std::clamp<std::int64_t>(fit_rows / std::max<std::int64_t>(H.stride, 1), 1, H.out);
+  const std::int64_t bands = (H.out + band_rows - 1) / band_rows;
+  std::int64_t band_in_rows = 0;
+  for (std::int64_t k = 0; k < bands; ++k) {
+    const std::int64_t oh0 = k * band_rows, oh1 = std::min(H.out, oh0 + band_rows);
+    band_in_rows = std::max(band_in_rows, owned_end(H, oh1 - 1) - owned_begin(H, oh0));
+  }
+  if (depth_rows * band_in_rows * row_floats * 4 > 2 * band_bytes.load() + (std::int64_t{1} << 16)) return 0;
+  const std::int64_t tasks = groups * D.out * bands;
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const bool stream = v.images * v.in_image * 4 >= stream_bytes.load();
+#pragma omp parallel if (parallel_worth(v))
+  {
+    const auto out_size = static_cast<std::size_t>(band_rows * W.out * L);
+    float* g_image = thread_scratch<float, 0>(out_size);
+    std::uint8_t* am_image = thread_scratch<std::uint8_t, 0>(is_max ? out_size : 0);
+    float* grad_image = thread_scratch<float, 1>(static_cast<std::size_t>(depth_rows * band_in_rows * row_floats));
+#pragma omp for schedule(static) nowait
+    for (std::int64_t t = 0; t < tasks; ++t) {
+      const std::int64_t g = t / (D.out * bands), od = (t / bands) % D.out;
+      const std::int64_t oh0 = (t % bands) * band_rows, oh1 = std::min(H.out, oh0 + band_rows);
+      const std::int64_t d0 = owned_begin(D, od), d1 = owned_end(D, od);
+      const std::int64_t h0 = owned_begin(H, oh0), h1 = owned_end(H, oh1 - 1);
+      const std::int64_t out_cells = (oh1 - oh0) * W.out;
+      const std::int64_t out_at = g * L * v.out_image + (od * H.out + oh0) * W.out;
+      simd::planes_to_channels_last(grad_output + out_at, static_cast<std::size_t>(out_cells),
+                                    static_cast<std::size_t>(v.out_image), g_image, 0);
+      if (is_max) {
+        simd::planes_to_cells_bytes(argmax + out_at, static_cast<std::size_t>(out_cells),
+                                    static_cast<std::size_t>(v.out_image), am_image);
+      }
+      const std::int64_t band_rows_in = h1 - h0;
+      for (std::int64_t oh = oh0; oh < oh1; ++oh) {
+        const std::int64_t real_rows = (D.window_end(od) - D.window_begin(od)) * (H.window_end(oh) - H.window_begin(oh));
+        const auto at = static_cast<std::size_t>((oh - oh0) * W.out * L);
+        for (std::int64_t d = d0; d < d1; ++d)
+          for (std::int64_t h = owned_begin(H, oh); h < owned_end(H, oh); ++h) {
+            float* row = grad_image + ((d - d0) * band_rows_in + (h - h0)) * row_floats;
+            if (d < D.window_begin(od) || d >= D.window_end(od) || h < H.window_begin(oh) || h >= H.window_end(oh)) {
+              std::fill(row, row + row_floats, 0.0f);
+              continue;
+            }
+            const std::int64_t kd = d - (od * D.stride - D.pad_before), kh = h - (oh * H.stride - H.pad_before);
+            const simd::BackwardRow args{g_image + at, is_max ? am_image + at : nullptr,
+                                         static_cast<std::int32_t>((kd * H.window + kh) * W.window), real_rows,
+                                         cols_of(v), lanes, row, false, false};
+            if (is_max) {
+              simd::backward_row_max(args);
+            } else {
+              simd::backward_row_average(args);
+            }
+          }
+      }
+      float* first = grad_input + g * L * v.in_image;
+      for (std::int64_t d = d0; d < d1; ++d)
+        simd::channels_last_to_planes(grad_image + (d - d0) * band_rows_in * row_floats,
+                                      static_cast<std::size_t>(band_rows_in * W.in), first + (d * H.in + h0) * W.in,
+                                      static_cast<std::size_t>(v.in_image), stream);
+    }
+    if (stream) hwy::FlushStream();
+  }
+  return groups * L;
+}
+
 void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const float* grad_output,
                        float* grad_input) {
   const View v = view_of(plan);
@@ -420,6 +508,13 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
   const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;
+  // channels_first rows of fewer than two vectors of outputs (but not the small planes, whose
+  // plane kernels are faster), windows that do not overlap: through the channels_last kernels.
+  std::int64_t done = 0;
+  if (v.channels == 1 && !overlapping && W.out < static_cast<std::int64_t>(2 * lanes) && !use_plane_kernels(v, lanes)) {
+    done = transposed_planes_backward(plan, v, lanes, argmax, grad_output, grad_input);
+    if (done == v.images) return;
+  }
   if (use_plane_kernels(v, lanes) && !overlapping && !is_max && v.in_image * 12 <= (std::int64_t{1} << 20)) {
     // Small channels_first planes, average over windows that do not overlap: every input cell
     // takes its share from at most one output, gathered (simd::backward_plane), one pass of
@@ -480,20 +575,16 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   }
 
   if (!overlapping) {
-    // Owned input range of output j along an axis: [begin(j), begin(j + 1)), the last to the end.
-    auto owned_end = [](const AxisGeometry& a, std::int64_t j) {
-      return j + 1 < a.out ? a.window_begin(j + 1) : a.in;
-    };
     const std::int64_t tasks = v.images * D.out * H.out;
 #pragma omp parallel if (parallel_worth(v))
     {
 #pragma omp for schedule(static) nowait
-      for (std::int64_t task = 0; task < tasks; ++task) {
+      for (std::int64_t task = done * D.out * H.out; task < tasks; ++task) {
         const std::int64_t b = task / (D.out * H.out);
         const std::int64_t od = (task / H.out) % D.out;
         const std::int64_t oh = task % H.out;
-        for (std::int64_t d = od == 0 ? 0 : D.window_begin(od); d < owned_end(D, od); ++d)
-          for (std::int64_t h = oh == 0 ? 0 : H.window_begin(oh); h < owned_end(H, oh); ++h) {
+        for (std::int64_t d = owned_begin(D, od); d < owned_end(D, od); ++d)
+          for (std::int64_t h = owned_begin(H, oh); h < owned_end(H, oh); ++h) {
             if (d < D.window_end(od) && h < H.window_end(oh)) {
               run(row_args(b, od, oh, d, h, /*accumulate=*/false));
             } else {

@@ -502,8 +502,19 @@ std::size_t Lanes() { return hn::Lanes(DF()); }
 // `src_stride` / `dst_stride` floats apart. x86 transposes in registers (log2(N) rounds of
 // shuffles, 64 for 16x16: several times faster than one gather or scatter per row on Zen 4, whose
 // gathers bound the plane kernels); other targets go through a scalar loop.
-HWY_INLINE void TransposeBlock(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride) {
+HWY_INLINE void TransposeBlock(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride,
+                               bool stream = false) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  // Non-temporal stores when asked and every row is line-aligned (a large destination nobody
+  // reads soon: no read-for-ownership of its lines).
+  stream = stream && reinterpret_cast<std::uintptr_t>(dst) % 64 == 0 && dst_stride % 16 == 0;
+  const auto store = [stream](float* p, __m512 v) {
+    if (stream) {
+      _mm512_stream_ps(p, v);
+    } else {
+      _mm512_storeu_ps(p, v);
+    }
+  };
   __m512 r[16], t[16];
   for (std::size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
   // Round 1: 32-bit interleave of row pairs; t[2i] holds cols 4k, 4k+1 of rows 2i, 2i+1 (lane k).
@@ -525,12 +536,13 @@ HWY_INLINE void TransposeBlock(const float* src, std::size_t src_stride, float* 
     const __m512 v0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
     const __m512 w0 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
     const __m512 w1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
-    _mm512_storeu_ps(dst + j * dst_stride, _mm512_shuffle_f32x4(v0, w0, 0x88));
-    _mm512_storeu_ps(dst + (4 + j) * dst_stride, _mm512_shuffle_f32x4(v1, w1, 0x88));
-    _mm512_storeu_ps(dst + (8 + j) * dst_stride, _mm512_shuffle_f32x4(v0, w0, 0xDD));
-    _mm512_storeu_ps(dst + (12 + j) * dst_stride, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+    store(dst + j * dst_stride, _mm512_shuffle_f32x4(v0, w0, 0x88));
+    store(dst + (4 + j) * dst_stride, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    store(dst + (8 + j) * dst_stride, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+    store(dst + (12 + j) * dst_stride, _mm512_shuffle_f32x4(v1, w1, 0xDD));
   }
 #elif HWY_TARGET == HWY_AVX2
+  (void)stream;
   __m256 r[8], t[8];
   for (std::size_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
   for (std::size_t i = 0; i < 8; i += 2) {
@@ -549,6 +561,7 @@ HWY_INLINE void TransposeBlock(const float* src, std::size_t src_stride, float* 
     _mm256_storeu_ps(dst + (4 + j) * dst_stride, _mm256_permute2f128_ps(r[j], r[4 + j], 0x31));
   }
 #else
+  (void)stream;
   const std::size_t N = hn::Lanes(DF());
   for (std::size_t i = 0; i < N; ++i)
     for (std::size_t j = 0; j < N; ++j) dst[i * dst_stride + j] = src[j * src_stride + i];
@@ -583,14 +596,42 @@ void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t pla
   for (; i < cells; ++i) hn::StoreU(hn::GatherIndex(d, first + i, offsets), d, out + i * N);
 }
 
-void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
+// Bytes of lanes() planes (`plane_stride` apart, `cells` each) to cell-major order
+// (out[cell * lanes() + plane]): a group of channels_first planes' saved argmax. 16 lanes: 16x16
+// byte blocks in registers (four rounds of interleaving rows i and i + 8, each of which rotates
+// a byte's row:col index by one bit); other widths and the tail byte by byte.
+void PlanesToCellsBytes(const std::uint8_t* first, std::size_t cells, std::size_t plane_stride, std::uint8_t* out) {
+  const std::size_t N = hn::Lanes(DF());
+  std::size_t i = 0;
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  if (N == 16) {
+    for (; i + 16 <= cells; i += 16) {
+      __m128i y[16], x[16];
+      for (std::size_t p = 0; p < 16; ++p)
+        y[p] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(first + p * plane_stride + i));
+      for (int round = 0; round < 4; ++round) {
+        for (std::size_t k = 0; k < 8; ++k) {
+          x[2 * k] = _mm_unpacklo_epi8(y[k], y[k + 8]);
+          x[2 * k + 1] = _mm_unpackhi_epi8(y[k], y[k + 8]);
+        }
+        for (std::size_t k = 0; k < 16; ++k) y[k] = x[k];
+      }
+      for (std::size_t c = 0; c < 16; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (i + c) * 16), y[c]);
+    }
+  }
+#endif
+  for (; i < cells; ++i)
+    for (std::size_t p = 0; p < N; ++p) out[i * N + p] = first[p * plane_stride + i];
+}
+
+void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride, bool stream) {
   const DF d;
   const DI di;
   const std::size_t N = hn::Lanes(d);
   if (cells >= N) {
     for (std::size_t i = 0; i < cells; i += N) {
       const std::size_t at = std::min(i, cells - N);
-      TransposeBlock(in + at * N, N, first + at, plane_stride);
+      TransposeBlock(in + at * N, N, first + at, plane_stride, stream);
     }
     return;
   }
@@ -714,6 +755,39 @@ void backward_row(const BackwardRow& a) {
       }
       if (!whole) std::copy(out_part, out_part + lanes * x.window, a.grad_in + ws);
       next = ws + lanes * x.window;
+    }
+  }
+  // channels_last, windows that tile the row (stride == window) and whole vectors of channels:
+  // the unclipped cols without per-col bookkeeping; the upstream gradient (and argmax) of a vector
+  // of channels is loaded once for all the window's cols.
+  if (a.channels > 1 && !a.accumulate && x.stride == x.window) {
+    const DF d;
+    const std::size_t N = hn::Lanes(d);
+    const std::size_t C = a.channels;
+    if (C % N == 0) {
+      const auto Cs = static_cast<std::int64_t>(C);
+      std::int64_t lo, hi;
+      interior(x, x.window, lo, hi);
+      for (; ow < lo; ++ow) next = backward_col<kMax>(a, ow, next);
+      if (ow < hi && start_of(x, ow) > next) std::fill(a.grad_in + next * Cs, a.grad_in + start_of(x, ow) * Cs, 0.0f);
+      const VF count = hn::Set(d, static_cast<float>(a.real_rows) * static_cast<float>(x.window));
+      for (; ow < hi; ++ow) {
+        float* dst = a.grad_in + start_of(x, ow) * Cs;
+        const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;
+        for (std::size_t c = 0; c < C; c += N) {
+          const VF gv = hn::LoadU(d, g + c);
+          if constexpr (kMax) {
+            const VF am = LoadArgmax(a.argmax + static_cast<std::size_t>(ow) * C + c);
+            for (std::int64_t kw = 0; kw < x.window; ++kw)
+              StoreOut(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id + kw))), gv),
+                       dst + kw * Cs + static_cast<std::int64_t>(c), a.stream);
+          } else {
+            const VF share = hn::Div(gv, count);
+            for (std::int64_t kw = 0; kw < x.window; ++kw) StoreOut(share, dst + kw * Cs + static_cast<std::int64_t>(c), a.stream);
+          }
+        }
+        next = start_of(x, ow) + x.window;
+      }
     }
   }
   for (; ow < x.out; ++ow) next = backward_col<kMax>(a, ow, next);
@@ -933,6 +1007,7 @@ HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
+HWY_EXPORT(PlanesToCellsBytes);
 HWY_EXPORT(BackwardPlane);
 HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
@@ -950,8 +1025,13 @@ void planes_to_channels_last(const float* first, std::size_t cells, std::size_t 
                              std::ptrdiff_t prefetch) {
   HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out, prefetch);
 }
-void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride) {
-  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride);
+void planes_to_cells_bytes(const std::uint8_t* first, std::size_t cells, std::size_t plane_stride,
+                           std::uint8_t* out) {
+  HWY_DYNAMIC_DISPATCH(PlanesToCellsBytes)(first, cells, plane_stride, out);
+}
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride,
+                             bool stream) {
+  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride, stream);
 }
 void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
   HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);

@@ -60,10 +60,15 @@ void forward_plane_average(const PlaneTable& table, const float* plane, float* o
 
 // lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
 // image with lanes() channels (out[cell * lanes() + plane]), and back. planes_to_channels_last
-// also prefetches the planes `prefetch` floats further on (0: none).
+// also prefetches the planes `prefetch` floats further on (0: none); channels_last_to_planes may
+// write with non-temporal stores (`stream`; the caller fences them).
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
                              std::ptrdiff_t prefetch);
-void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride);
+void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride,
+                             bool stream = false);
+// The same for bytes (a group of planes' saved argmax), one way only.
+void planes_to_cells_bytes(const std::uint8_t* first, std::size_t cells, std::size_t plane_stride,
+                           std::uint8_t* out);
 
 // Backward of a small channels_first plane whose windows do not overlap: each input cell gathers
 // the gradient of the one output whose window holds it. values: per output, the upstream gradient

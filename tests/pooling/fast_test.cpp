@@ -106,6 +106,51 @@ std::string describe(const RandomCase& c) {
   return s;
 }
 
+// Forward, backward, and the training pair (forward saving the argmax, backward from it) of one
+// case, fast against the reference; false after the first failure.
+bool check_case(const RandomCase& c, const PoolPlan& plan, std::mt19937& rng, std::uint32_t seed) {
+  const Tensor x = random_input(c.shape, rng);
+  const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+  const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+  const bool is_max = c.spec.op == PoolOp::kMax;
+  for (std::int64_t i = 0; i < ref.size(); ++i) {
+    EXPECT_TRUE(is_max           ? same_bits(fast[i], ref[i])
+                : c.spec.global ? close(fast[i], ref[i])
+                                : same_average(fast[i], ref[i]))
+        << "forward " << describe(c) << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+    if (::testing::Test::HasFailure()) return false;
+  }
+  const Tensor upstream = testing::random_tensor(plan.output_shape, seed);
+  const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
+  const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
+  for (std::int64_t i = 0; i < gref.size(); ++i) {
+    EXPECT_TRUE(close(gfast[i], gref[i]))
+        << "backward " << describe(c) << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
+    if (::testing::Test::HasFailure()) return false;
+  }
+  if (c.spec.op != PoolOp::kMax || c.spec.global) return true;
+
+  const auto outputs = static_cast<std::size_t>(plan.output_shape.elements());
+  std::vector<std::uint8_t> am_fast(outputs * argmax_bytes(plan)), am_ref(am_fast.size());
+  Tensor y_fast(plan.output_shape), y_ref(plan.output_shape);
+  pool_forward_argmax(plan, x.data(), y_fast.data(), am_fast.data(), PoolBackend::kFast);
+  pool_forward_argmax(plan, x.data(), y_ref.data(), am_ref.data(), PoolBackend::kReference);
+  for (std::int64_t i = 0; i < ref.size(); ++i) {
+    EXPECT_TRUE(same_bits(y_fast[i], ref[i]) && same_bits(y_ref[i], ref[i]))
+        << "forward_argmax " << describe(c) << " output[" << i << "] fast " << y_fast[i] << " reference " << ref[i];
+    if (::testing::Test::HasFailure()) return false;
+  }
+  EXPECT_EQ(am_fast, am_ref) << "argmax " << describe(c);
+  Tensor g_am(plan.input_shape);
+  pool_backward_argmax(plan, am_fast.data(), upstream.data(), g_am.data(), PoolBackend::kFast);
+  for (std::int64_t i = 0; i < gref.size(); ++i) {
+    EXPECT_TRUE(close(g_am[i], gref[i]))
+        << "backward_argmax " << describe(c) << " grad_input[" << i << "] fast " << g_am[i] << " reference " << gref[i];
+    if (::testing::Test::HasFailure()) return false;
+  }
+  return !::testing::Test::HasFailure();
+}
+
 // Runs `iterations` random cases; returns how many had a valid plan.
 int check_random_cases(std::uint32_t seed, int iterations, Sizes sizes) {
   std::mt19937 rng(seed);
@@ -119,48 +164,7 @@ int check_random_cases(std::uint32_t seed, int iterations, Sizes sizes) {
       continue;  // 'valid' window larger than the input
     }
     ++checked;
-    const Tensor x = random_input(c.shape, rng);
-    const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-    const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-    const bool is_max = c.spec.op == PoolOp::kMax;
-    for (std::int64_t i = 0; i < ref.size(); ++i) {
-      EXPECT_TRUE(is_max           ? same_bits(fast[i], ref[i])
-                  : c.spec.global ? close(fast[i], ref[i])
-                                  : same_average(fast[i], ref[i]))
-          << "forward " << describe(c) << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-      if (::testing::Test::HasFailure()) return checked;
-    }
-    const Tensor upstream = testing::random_tensor(plan.output_shape, static_cast<std::uint32_t>(iteration));
-    const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
-    const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
-    for (std::int64_t i = 0; i < gref.size(); ++i) {
-      EXPECT_TRUE(close(gfast[i], gref[i]))
-          << "backward " << describe(c) << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
-      if (::testing::Test::HasFailure()) return checked;
-    }
-    if (c.spec.op != PoolOp::kMax || c.spec.global) continue;
-
-    // The training pair: forward saving the argmax, backward from it (no input read).
-    const auto outputs = static_cast<std::size_t>(plan.output_shape.elements());
-    std::vector<std::uint8_t> am_fast(outputs * argmax_bytes(plan)), am_ref(am_fast.size());
-    Tensor y_fast(plan.output_shape), y_ref(plan.output_shape);
-    pool_forward_argmax(plan, x.data(), y_fast.data(), am_fast.data(), PoolBackend::kFast);
-    pool_forward_argmax(plan, x.data(), y_ref.data(), am_ref.data(), PoolBackend::kReference);
-    for (std::int64_t i = 0; i < ref.size(); ++i) {
-      EXPECT_TRUE(same_bits(y_fast[i], ref[i]) && same_bits(y_ref[i], ref[i]))
-          << "forward_argmax " << describe(c) << " output[" << i << "] fast " << y_fast[i] << " reference "
-          << ref[i];
-      if (::testing::Test::HasFailure()) return checked;
-    }
-    EXPECT_EQ(am_fast, am_ref) << "argmax " << describe(c);
-    Tensor g_am(plan.input_shape);
-    pool_backward_argmax(plan, am_fast.data(), upstream.data(), g_am.data(), PoolBackend::kFast);
-    for (std::int64_t i = 0; i < gref.size(); ++i) {
-      EXPECT_TRUE(close(g_am[i], gref[i]))
-          << "backward_argmax " << describe(c) << " grad_input[" << i << "] fast " << g_am[i] << " reference "
-          << gref[i];
-      if (::testing::Test::HasFailure()) return checked;
-    }
+    if (!check_case(c, plan, rng, static_cast<std::uint32_t>(iteration))) return checked;
   }
   return checked;
 }
@@ -243,6 +247,45 @@ TEST(FastKernelsBands, SmallTransposedBandsGiveTheSameResults) {
     EXPECT_GT(check_random_cases(5160u + static_cast<std::uint32_t>(bytes), 100, Sizes::kLongRows), 60);
     fast::set_band_bytes(saved);
   }
+}
+
+// channels_first planes too large for the plane kernels with rows of fewer than two vectors of
+// outputs: forward and (windows that do not overlap) backward run through the channels_last
+// kernels in transposed bands. Groups of 16 planes and leftover planes, window == stride, stride >
+// window (cells of no window), 'same' edges, overlapping windows (not transposed backward), 2D
+// and 3D, whole and split bands, 1 and 2 threads.
+TEST(FastKernelsBands, LargeChannelsFirstPlanesWithShortRows) {
+  struct Config {
+    Shape shape;  // channels_first
+    std::vector<std::int64_t> window, strides;
+    Padding padding;
+  };
+  const Config configs[] = {
+      {Shape{1, 18, 1200, 40}, {2, 2}, {2, 2}, Padding::kValid},
+      {Shape{1, 17, 2400, 31}, {2, 2}, {3, 3}, Padding::kSame},
+      {Shape{2, 9, 900, 45}, {3, 3}, {3, 3}, Padding::kSame},
+      {Shape{1, 16, 700, 40}, {3, 3}, {2, 2}, Padding::kSame},
+      {Shape{1, 17, 40, 41, 40}, {2, 2, 2}, {2, 2, 2}, Padding::kSame},
+      {Shape{1, 16, 41, 40, 33}, {2, 2, 3}, {2, 3, 3}, Padding::kValid},
+  };
+  std::mt19937 rng(77);
+  for (const int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    for (const std::int64_t bytes : {std::int64_t{256} << 10, std::int64_t{8} << 10}) {
+      const std::int64_t saved = fast::set_band_bytes(bytes);
+      for (const Config& config : configs)
+        for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+          const int rank = static_cast<int>(config.window.size());
+          const RandomCase c{pool_spec(op, rank, false, config.window, config.strides, config.padding,
+                                       DataFormat::kChannelsFirst),
+                             config.shape};
+          SCOPED_TRACE(describe(c) + " threads " + std::to_string(threads) + " band " + std::to_string(bytes));
+          ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 5u));
+        }
+      fast::set_band_bytes(saved);
+    }
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 // Outputs above 16 MiB are written with non-temporal stores; with the threshold at 0 every

@@ -333,23 +333,33 @@ void max_row_channels_first(const ForwardRow& a) {
     VF acc = hn::Zero(d), idx = hn::Zero(d);
     auto nan = hn::FirstN(d, 0);
     bool first = true;
+    auto consume = [&](VF v, float id) {
+      if (first) {
+        acc = v;
+        idx = hn::Set(d, id);
+        first = false;
+      } else if constexpr (kArgmax) {
+        const auto take = Takes(v, acc);
+        acc = hn::IfThenElse(take, v, acc);
+        idx = hn::IfThenElse(take, hn::Set(d, id), idx);
+      } else {
+        acc = MaxFirst(v, acc);
+      }
+      if constexpr (!kArgmax) nan = hn::Or(nan, hn::IsNaN(v));
+    };
     for (std::size_t r = 0; r < a.nrows; ++r) {
       const float* base = a.rows[r] + ws;
-      for (std::int64_t kw = 0; kw < x.window; ++kw) {
-        const VF v = LoadStrided(base + kw, x.stride);
-        const float id = static_cast<float>(a.row_ids[r] + kw);
-        if (first) {
-          acc = v;
-          idx = hn::Set(d, id);
-          first = false;
-        } else if constexpr (kArgmax) {
-          const auto take = Takes(v, acc);
-          acc = hn::IfThenElse(take, v, acc);
-          idx = hn::IfThenElse(take, hn::Set(d, id), idx);
-        } else {
-          acc = MaxFirst(v, acc);
+      const auto id = [&](std::int64_t kw) { return static_cast<float>(a.row_ids[r] + kw); };
+      if (x.stride == 2) {
+        // One deinterleaving load serves two window cols: kw (even lanes) and kw + 1 (odd lanes).
+        for (std::int64_t kw = 0; kw < x.window; kw += 2) {
+          VF even, odd;
+          hn::LoadInterleaved2(d, base + kw, even, odd);
+          consume(even, id(kw));
+          if (kw + 1 < x.window) consume(odd, id(kw + 1));
         }
-        if constexpr (!kArgmax) nan = hn::Or(nan, hn::IsNaN(v));
+      } else {
+        for (std::int64_t kw = 0; kw < x.window; ++kw) consume(LoadStrided(base + kw, x.stride), id(kw));
       }
     }
     if constexpr (!kArgmax) acc = hn::IfThenElse(nan, hn::Set(d, kNaN), acc);

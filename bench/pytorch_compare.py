@@ -172,7 +172,10 @@ class TorchRow:
         if fresh_grad_input:
             self.run = lambda i: bwd.default(*args(i))
             return
-        self.grad_inputs = [torch.empty_like(as2d(x)) for x in self.inputs]
+        # The layout PyTorch itself gives grad_input (1.13's 3D max pooling answers channels_last
+        # inputs with a contiguous grad_input, and its .grad_input overload writes a channels_last
+        # buffer wrongly).
+        self.grad_inputs = [torch.empty_strided(fresh.shape, fresh.stride()) for _ in self.inputs]
         self.run = lambda i: bwd.grad_input(*args(i), grad_input=self.grad_inputs[i])
         self.run(0)
         if not torch.equal(self.grad_inputs[0], fresh):

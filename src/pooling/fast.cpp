@@ -116,7 +116,7 @@ struct PlaneTableStorage {
 // For non-overlapping windows on a channels_first plane: per input cell, the output whose window
 // holds it (or none) and its index in that window (simd::ReversePlaneTable).
 struct ReverseTableStorage {
-  std::vector<std::int32_t> output, real;
+  std::vector<std::int32_t> output, real, base, relative;
   std::vector<float> cell, count;
   simd::ReversePlaneTable table{};
 
@@ -148,7 +148,23 @@ struct ReverseTableStorage {
                 cell[i] = static_cast<float>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
               }
         }
-    table = {inputs, output.data(), real.data(), cell.data()};
+    // Per vector of inputs: the outputs it takes from, when they lie within 2 vectors (a
+    // two-vector permute instead of a gather: small planes, windows up to a vector wide).
+    base.assign(padded / lanes, -1);
+    relative.assign(padded, 0);
+    for (std::size_t b = 0; b < padded / lanes; ++b) {
+      std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = -1;
+      for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i)
+        if (real[i]) {
+          lo = std::min(lo, output[i]);
+          hi = std::max(hi, output[i]);
+        }
+      if (hi < 0) lo = hi = 0;
+      if (hi - lo >= static_cast<std::int32_t>(2 * lanes)) continue;
+      base[b] = lo;
+      for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i) relative[i] = real[i] ? output[i] - lo : 0;
+    }
+    table = {inputs, output.data(), real.data(), cell.data(), base.data(), relative.data()};
   }
 };
 
@@ -515,15 +531,16 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     done = transposed_planes_backward(plan, v, lanes, argmax, grad_output, grad_input);
     if (done == v.images) return;
   }
-  if (use_plane_kernels(v, lanes) && !overlapping && !is_max && v.in_image * 12 <= (std::int64_t{1} << 20)) {
-    // Small channels_first planes, average over windows that do not overlap: every input cell
-    // takes its share from at most one output, gathered (simd::backward_plane), one pass of
-    // stores. (Max does better with the scalar scatter below: one add per output.)
+  if (use_plane_kernels(v, lanes) && !overlapping && v.in_image * 12 <= (std::int64_t{1} << 20)) {
+    // Small channels_first planes, windows that do not overlap: every input cell takes its value
+    // (max: the gradient where the argmax names it; average: its share) from at most one output,
+    // permuted out of two vectors of the plane's outputs (or gathered; simd::backward_plane), in
+    // one pass of contiguous stores.
     const ReverseTableStorage& reverse = thread_table<ReverseTableStorage>(v, lanes);
 #pragma omp parallel if (parallel_worth(v))
     {
-      float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + lanes);
-      float* indices = thread_scratch<float, 1>(static_cast<std::size_t>(v.out_image) + lanes);
+      float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
+      float* indices = thread_scratch<float, 1>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
 #pragma omp for schedule(static)
       for (std::int64_t p = 0; p < v.images; ++p) {
         const float* g = grad_output + p * v.out_image;

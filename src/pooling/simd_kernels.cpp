@@ -650,16 +650,45 @@ void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std:
   for (; i < cells; ++i) hn::ScatterIndex(hn::LoadU(d, in + i * N), d, first + i, offsets);
 }
 
+// Lanes table[index[i]] of two vectors at `table` (index < 2N), on x86 one permute instruction
+// (AVX-512) or two and a blend (AVX2); false where the target has neither.
+HWY_INLINE bool TwoVectorLookup(const float* table, const std::int32_t* index, VF& out) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  const __m512i idx = _mm512_loadu_si512(index);
+  out = VF{_mm512_permutex2var_ps(_mm512_loadu_ps(table), idx, _mm512_loadu_ps(table + 16))};
+  return true;
+#elif HWY_TARGET == HWY_AVX2
+  const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index));
+  const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), idx);
+  const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), idx);
+  const __m256 upper = _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28));  // bit 3 -> sign bit
+  out = VF{_mm256_blendv_ps(lo, hi, upper)};
+  return true;
+#else
+  (void)table;
+  (void)index;
+  (void)out;
+  return false;
+#endif
+}
+
 void BackwardPlane(const ReversePlaneTable& t, const float* values, const float* indices, float* grad_in) {
   const DF d;
   const DI di;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto inputs = static_cast<std::int64_t>(t.inputs);
   for (std::int64_t i = 0; i < inputs; i += N) {
-    const auto from = hn::LoadU(di, t.output + i);
     auto take = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + i)));
-    if (indices) take = hn::And(take, hn::Eq(hn::GatherIndex(d, indices, from), hn::LoadU(d, t.cell + i)));
-    StorePartial(hn::IfThenElseZero(take, hn::GatherIndex(d, values, from)), std::min(N, inputs - i), grad_in + i);
+    VF value, index;
+    const std::int32_t base = t.base[i / N];
+    if (base < 0 || !TwoVectorLookup(values + base, t.relative + i, value) ||
+        (indices && !TwoVectorLookup(indices + base, t.relative + i, index))) {
+      const auto from = hn::LoadU(di, t.output + i);
+      value = hn::GatherIndex(d, values, from);
+      if (indices) index = hn::GatherIndex(d, indices, from);
+    }
+    if (indices) take = hn::And(take, hn::Eq(index, hn::LoadU(d, t.cell + i)));
+    StorePartial(hn::IfThenElseZero(take, value), std::min(N, inputs - i), grad_in + i);
   }
 }
 

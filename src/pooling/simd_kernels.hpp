@@ -78,7 +78,12 @@ struct ReversePlaneTable {
   const std::int32_t* output;  // [input]: the output whose window holds it (0 when none)
   const std::int32_t* real;    // [input]: -1 when some window holds it, else 0
   const float* cell;           // [input]: its index in that window
+  // [input / lanes]: the first output the vector of inputs takes from, when all lie within two
+  // vectors of outputs (else -1); [input]: that output relative to it.
+  const std::int32_t* base;
+  const std::int32_t* relative;
 };
+// values and indices (per output) must be readable two vectors past the plane's last output.
 void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in);
 
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell

@@ -87,23 +87,48 @@ HWY_INLINE hn::Vec<DTo> DemoteExact(DTo d, V v) {
 #endif
 }
 
-// A window's cell count as a divisor. Dividing a double by a power of two is exact, and so is
-// multiplying by its reciprocal: those counts (2x2, 2, 2x2x2 windows) skip the slow vector
-// division (several times the cost of the rest of an average on AVX-512) with the same bits.
+// A window's cell count as a divisor. Dividing by a power of two is exact, and so is multiplying
+// by its reciprocal: those counts (2x2, 2, 2x2x2 windows) skip the slow vector division (several
+// times the cost of the rest of an average on AVX-512) with the same bits.
 struct Divisor {
   double count, reciprocal;
+  float count_f, reciprocal_f;
   bool power_of_two;
-  explicit Divisor(double n) : count(n), reciprocal(1.0 / n) {
+  explicit Divisor(double n)
+      : count(n), reciprocal(1.0 / n), count_f(static_cast<float>(n)), reciprocal_f(static_cast<float>(1.0 / n)) {
     int exponent = 0;
     power_of_two = n > 0 && std::frexp(n, &exponent) == 0.5;
   }
 };
 
+// Averages sum in float32, lane by lane in window order, as TensorFlow does (one add per float
+// vector: the double sums below cost two conversions and two adds, which made averages compute-
+// bound on AVX-512). Within SEMANTICS.md's tolerance of the reference's double sums, but a float
+// sum can overflow where the double one does not, or turn inf + (-inf) into NaN sooner: any
+// non-finite float result is recomputed with DoubleSum, so special values and overflow give the
+// reference's bits exactly.
+struct FloatSum {
+  VF s;
+  HWY_INLINE void add(VF v) { s = hn::Add(s, v); }
+  HWY_INLINE VF mean(const Divisor& n) const {
+    const DF d;
+    return n.power_of_two ? hn::Mul(s, hn::Set(d, n.reciprocal_f)) : hn::Div(s, hn::Set(d, n.count_f));
+  }
+  HWY_INLINE VF mean_by(VF count) const { return hn::Div(s, count); }
+  static HWY_INLINE FloatSum zero() { return FloatSum{hn::Zero(DF())}; }
+};
+HWY_INLINE bool AllFinite(VF v) { return hn::AllTrue(DF(), hn::IsFinite(v)); }
+// The float means where finite, the double fallback's elsewhere: each lane's result depends on
+// its own window only.
+HWY_INLINE VF KeepFinite(VF float_mean, VF double_mean) {
+  return hn::IfThenElse(hn::IsFinite(float_mean), float_mean, double_mean);
+}
+
 // Double sums of float vectors, lane by lane, in order (two double vectors per float vector; one
-// double on the one-lane scalar target).
+// double on the one-lane scalar target): the fallback of FloatSum, and global sums across chunks.
 #if HWY_TARGET == HWY_SCALAR
 using DD = hn::Rebind<double, DF>;
-struct Sum {
+struct DoubleSum {
   hn::Vec<DD> lo;
   HWY_INLINE void add(VF v) { lo = hn::Add(lo, hn::PromoteTo(DD(), v)); }
   HWY_INLINE VF mean(const Divisor& n) const {
@@ -112,14 +137,14 @@ struct Sum {
   }
   HWY_INLINE VF mean_by(VF count) const { return DemoteExact(DF(), hn::Div(lo, hn::PromoteTo(DD(), count))); }
   HWY_INLINE double total() const { return hn::GetLane(lo); }
-  static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p)}; }
+  static HWY_INLINE DoubleSum load(const double* p) { return DoubleSum{hn::LoadU(DD(), p)}; }
   HWY_INLINE void store(double* p) const { hn::StoreU(lo, DD(), p); }
-  static HWY_INLINE Sum zero() { return Sum{hn::Zero(DD())}; }
+  static HWY_INLINE DoubleSum zero() { return DoubleSum{hn::Zero(DD())}; }
 };
 #else
 using DH = hn::Half<DF>;            // half a float vector
 using DD = hn::Rebind<double, DH>;  // its lanes as doubles
-struct Sum {
+struct DoubleSum {
   hn::Vec<DD> lo, hi;
   HWY_INLINE void add(VF v) {
     const DH dh;
@@ -148,15 +173,14 @@ struct Sum {
     return hn::Combine(d, DemoteExact(dh, hn::Div(hi, n_hi)), DemoteExact(dh, hn::Div(lo, n_lo)));
   }
   HWY_INLINE double total() const { return hn::GetLane(hn::SumOfLanes(DD(), hn::Add(lo, hi))); }
-  static HWY_INLINE Sum load(const double* p) { return Sum{hn::LoadU(DD(), p), hn::LoadU(DD(), p + hn::Lanes(DD()))}; }
+  static HWY_INLINE DoubleSum load(const double* p) { return DoubleSum{hn::LoadU(DD(), p), hn::LoadU(DD(), p + hn::Lanes(DD()))}; }
   HWY_INLINE void store(double* p) const {
     hn::StoreU(lo, DD(), p);
     hn::StoreU(hi, DD(), p + hn::Lanes(DD()));
   }
-  static HWY_INLINE Sum zero() { return Sum{hn::Zero(DD()), hn::Zero(DD())}; }
+  static HWY_INLINE DoubleSum zero() { return DoubleSum{hn::Zero(DD()), hn::Zero(DD())}; }
 };
 #endif
-HWY_INLINE Sum ZeroSum() { return Sum::zero(); }
 
 // ---- geometry along the cols ----------------------------------------------------------------
 inline std::int64_t start_of(const Axis& a, std::int64_t j) { return j * a.stride - a.pad_before; }
@@ -212,14 +236,21 @@ void max_cell(const ForwardRow& a, std::int64_t ow, std::size_t c) {
   if constexpr (kArgmax) a.argmax[o] = static_cast<std::uint8_t>(idx);
 }
 
+// The same sum as the vector lanes (FloatSum, then DoubleSum if not finite), so that an output's
+// bits do not depend on whether it falls in a vector or a tail (channels_first and channels_last
+// results are bit-identical).
 void average_cell(const ForwardRow& a, std::int64_t ow, std::size_t c) {
   const auto C = static_cast<std::int64_t>(a.channels);
   const std::int64_t wb = begin_of(a.cols, ow), we = end_of(a.cols, ow);
-  double sum = 0.0;
-  for (std::size_t r = 0; r < a.nrows; ++r)
-    for (std::int64_t w = wb; w < we; ++w) sum += a.rows[r][w * C + static_cast<std::int64_t>(c)];
-  const double count = static_cast<double>(a.nrows) * static_cast<double>(we - wb);
-  a.out[static_cast<std::size_t>(ow) * a.channels + c] = static_cast<float>(sum / count);
+  auto window_sum = [&](auto sum) {
+    for (std::size_t r = 0; r < a.nrows; ++r)
+      for (std::int64_t w = wb; w < we; ++w) sum += a.rows[r][w * C + static_cast<std::int64_t>(c)];
+    return sum;
+  };
+  const auto count = static_cast<std::int64_t>(a.nrows) * (we - wb);
+  float mean = window_sum(0.0f) / static_cast<float>(count);
+  if (!std::isfinite(mean)) mean = static_cast<float>(window_sum(0.0) / static_cast<double>(count));
+  a.out[static_cast<std::size_t>(ow) * a.channels + c] = mean;
 }
 
 // channels_last: across channels, K vectors of channels at once (independent dependency chains),
@@ -385,21 +416,36 @@ void ForwardRowMax(const ForwardRow& a) {
   }
 }
 
-// channels_last: K vectors of channels at once (independent chains of double adds), cells in
-// window order as the reference adds them.
-template <int K>
-HWY_INLINE void average_channels_block(const ForwardRow& a, std::int64_t wb, std::int64_t we, std::int64_t Cs,
-                                       std::size_t c, const Divisor& count, float* out) {
+// channels_last: the means of K vectors of channels at once (independent chains of adds), cells
+// in window order as the reference adds them.
+template <class Acc, int K>
+HWY_INLINE void window_means(const ForwardRow& a, std::int64_t wb, std::int64_t we, std::int64_t Cs,
+                             std::size_t c, const Divisor& count, VF* mean) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  Sum s[K];
-  for (int j = 0; j < K; ++j) s[j] = ZeroSum();
+  Acc s[K];
+  for (int j = 0; j < K; ++j) s[j] = Acc::zero();
   for (std::size_t r = 0; r < a.nrows; ++r) {
     const float* row = a.rows[r] + static_cast<std::int64_t>(c);
     for (std::int64_t w = wb; w < we; ++w)
       for (int j = 0; j < K; ++j) s[j].add(hn::LoadU(d, row + w * Cs + static_cast<std::int64_t>(static_cast<std::size_t>(j) * N)));
   }
-  for (int j = 0; j < K; ++j) StoreOut(s[j].mean(count), out + c + static_cast<std::size_t>(j) * N, a.stream);
+  for (int j = 0; j < K; ++j) mean[j] = s[j].mean(count);
+}
+template <int K>
+HWY_INLINE void average_channels_block(const ForwardRow& a, std::int64_t wb, std::int64_t we, std::int64_t Cs,
+                                       std::size_t c, const Divisor& count, float* out) {
+  const std::size_t N = hn::Lanes(DF());
+  VF mean[K];
+  window_means<FloatSum, K>(a, wb, we, Cs, c, count, mean);
+  bool finite = true;
+  for (int j = 0; j < K; ++j) finite = finite && AllFinite(mean[j]);
+  if (!finite) {
+    VF exact[K];
+    window_means<DoubleSum, K>(a, wb, we, Cs, c, count, exact);
+    for (int j = 0; j < K; ++j) mean[j] = KeepFinite(mean[j], exact[j]);
+  }
+  for (int j = 0; j < K; ++j) StoreOut(mean[j], out + c + static_cast<std::size_t>(j) * N, a.stream);
 }
 
 void ForwardRowAverage(const ForwardRow& a) {
@@ -437,10 +483,14 @@ void ForwardRowAverage(const ForwardRow& a) {
     lanes = std::min(Ns, hi - ow);
     if ((lanes < Ns || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;
     const std::int64_t ws = start_of(x, ow);
-    Sum s = ZeroSum();
-    for (std::size_t r = 0; r < a.nrows; ++r)
-      for (std::int64_t kw = 0; kw < x.window; ++kw) s.add(LoadStrided(a.rows[r] + ws + kw, x.stride));
-    StorePartial(s.mean(count), lanes, a.out + ow);
+    auto mean = [&](auto s) {
+      for (std::size_t r = 0; r < a.nrows; ++r)
+        for (std::int64_t kw = 0; kw < x.window; ++kw) s.add(LoadStrided(a.rows[r] + ws + kw, x.stride));
+      return s.mean(count);
+    };
+    VF m = mean(FloatSum::zero());
+    if (!AllFinite(m)) m = KeepFinite(m, mean(DoubleSum::zero()));
+    StorePartial(m, lanes, a.out + ow);
   }
   for (; ow < x.out; ++ow) average_cell(a, ow, 0);
 }
@@ -489,13 +539,16 @@ void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
   const DI di;
   const std::size_t N = hn::Lanes(d);
   for (std::size_t o = 0, g = 0; o < t.outputs; o += N, ++g) {
-    Sum s = ZeroSum();
-    for (std::size_t k = 0; k < t.cells; ++k) {
-      const std::size_t at = (g * t.cells + k) * N;
-      const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
-      s.add(hn::IfThenElseZero(real, hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at))));
-    }
-    const VF mean = s.mean_by(hn::LoadU(d, t.count + g * N));
+    auto window_mean = [&](auto s) {
+      for (std::size_t k = 0; k < t.cells; ++k) {
+        const std::size_t at = (g * t.cells + k) * N;
+        const auto real = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + at)));
+        s.add(hn::IfThenElseZero(real, hn::GatherIndex(d, plane, hn::LoadU(di, t.index + at))));
+      }
+      return s.mean_by(hn::LoadU(d, t.count + g * N));
+    };
+    VF mean = window_mean(FloatSum::zero());
+    if (!AllFinite(mean)) mean = KeepFinite(mean, window_mean(DoubleSum::zero()));
     if (o + N <= t.outputs) {
       hn::StoreU(mean, d, out + o);
     } else {
@@ -908,6 +961,11 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
   for (std::size_t c = vectors * N; c < C; ++c) out[c] = canonical(out[c]);
 }
 
+// Global sums add runs of this many cells in float, then each run's sum in double: float speed,
+// and an error that does not grow with the number of cells (a 112x112 plane summed in float alone
+// would drift by about 1e-4 relative on same-signed data).
+constexpr std::size_t kFloatRun = 16;
+
 // K channel vectors summed together over cells [s0, s1): one pass reads whole cells (a pass per
 // vector would read every cell K times with a stride, which the prefetcher serves poorly).
 template <int K>
@@ -915,11 +973,16 @@ HWY_INLINE void global_sum_block(const float* image, std::size_t s0, std::size_t
                                  std::size_t c, double* sums) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  Sum sum[K];
-  for (int j = 0; j < K; ++j) sum[j] = Sum::load(sums + c + static_cast<std::size_t>(j) * N);
-  for (std::size_t s = s0; s < s1; ++s) {
-    const float* cell = image + s * C + c;
-    for (int j = 0; j < K; ++j) sum[j].add(hn::LoadU(d, cell + static_cast<std::size_t>(j) * N));
+  DoubleSum sum[K];
+  for (int j = 0; j < K; ++j) sum[j] = DoubleSum::load(sums + c + static_cast<std::size_t>(j) * N);
+  for (std::size_t r0 = s0; r0 < s1; r0 += kFloatRun) {
+    FloatSum run[K];
+    for (int j = 0; j < K; ++j) run[j] = FloatSum::zero();
+    for (std::size_t s = r0; s < std::min(s1, r0 + kFloatRun); ++s) {
+      const float* cell = image + s * C + c;
+      for (int j = 0; j < K; ++j) run[j].add(hn::LoadU(d, cell + static_cast<std::size_t>(j) * N));
+    }
+    for (int j = 0; j < K; ++j) sum[j].add(run[j].s);
   }
   for (int j = 0; j < K; ++j) sum[j].store(sums + c + static_cast<std::size_t>(j) * N);
 }
@@ -941,7 +1004,13 @@ void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_
     for (; c < C; ++c)
       for (std::size_t s = s0; s < s1; ++s) sums[c] += image[s * C + c];
   }
-  for (std::size_t c = 0; c < C; ++c) out[c] = static_cast<float>(sums[c] / static_cast<double>(cells));
+  for (std::size_t c = 0; c < C; ++c) {
+    if (!std::isfinite(sums[c])) {  // a float run overflowed, or inf/NaN: redo in double (FloatSum)
+      sums[c] = 0.0;
+      for (std::size_t s = 0; s < cells; ++s) sums[c] += image[s * C + c];
+    }
+    out[c] = static_cast<float>(sums[c] / static_cast<double>(cells));
+  }
 }
 
 float GlobalMaxSlice(const float* p, std::size_t cells) {
@@ -982,11 +1051,25 @@ float GlobalMaxSlice(const float* p, std::size_t cells) {
 float GlobalAverageSlice(const float* p, std::size_t cells) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  Sum s = ZeroSum();
+  DoubleSum total = DoubleSum::zero();
   std::size_t i = 0;
-  for (; i + N <= cells; i += N) s.add(hn::LoadU(d, p + i));
-  double sum = s.total();
+  // Runs of kFloatRun vectors in two float chains, each run's sum then added in double.
+  while (i + 2 * N <= cells) {
+    FloatSum a0 = FloatSum::zero(), a1 = FloatSum::zero();
+    const std::size_t run_end = std::min(cells, i + kFloatRun * N);
+    for (; i + 2 * N <= run_end; i += 2 * N) {
+      a0.add(hn::LoadU(d, p + i));
+      a1.add(hn::LoadU(d, p + i + N));
+    }
+    total.add(hn::Add(a0.s, a1.s));
+  }
+  for (; i + N <= cells; i += N) total.add(hn::LoadU(d, p + i));
+  double sum = total.total();
   for (; i < cells; ++i) sum += p[i];
+  if (!std::isfinite(sum)) {  // a float run overflowed, or inf/NaN: redo in double (FloatSum)
+    sum = 0.0;
+    for (std::size_t k = 0; k < cells; ++k) sum += p[k];
+  }
   return static_cast<float>(sum / static_cast<double>(cells));
 }
 

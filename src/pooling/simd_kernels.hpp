@@ -6,8 +6,9 @@
 // a microkernel loops over one row of output (or one reduction) and knows nothing else.
 // Every kernel keeps the reference's rules exactly (SEMANTICS.md): max takes the first maximum in
 // row-major window order and propagates NaN (output: the canonical quiet NaN, as the reference),
-// in SIMD bodies and scalar tails alike; averages sum in double in window order and round once,
-// so they are bit-identical to the reference too (global averages differ only in summation order).
+// in SIMD bodies and scalar tails alike. Averages sum in float32 in window order, as TensorFlow
+// does, within 1e-6 of the reference's double sums; a non-finite float sum is redone in double, so
+// overflow and special values give the reference's bits (scalar tails sum in double).
 #pragma once
 
 #include <cstddef>

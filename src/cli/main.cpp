@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"poolnet: Keras's pooling layers, exactly, in C++"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "poolnet 0.2.0");
+  app.set_version_flag("--version", "poolnet 0.3.0");
 
   std::string conform_file;
   bool reference_only = false;

@@ -308,10 +308,14 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
 // channels_last 1D/2D images with short rows (small images, few channels): the hardware
 // prefetcher leaves the memory idle between output rows, so a task fetches the input rows of the
 // task kPrefetchTasks ahead into L2 itself (2 threads, 26x26x32 max 2x2/2: 0.53 -> 0.42 ms;
-// 3x3/2 'same': 0.69 -> 0.41 ms; 11x11x64: 0.35 -> 0.24 ms). Measured slower, and so left to the
-// hardware: rows over 16 KiB (112x112x64), 3D (56x56x32: 3.7 -> 4.1 ms) and channels_first rows.
+// 3x3/2 'same': 0.69 -> 0.41 ms; 11x11x64: 0.35 -> 0.24 ms). channels_first 2D planes with rows
+// of up to 4 KiB do the same four (smaller) tasks ahead (Xeon, 112x112 planes, 2x2/2: max 7.7 ->
+// 6.8 ms, average 7.4 -> 6.2 ms). Measured slower, and so left to the hardware: rows over 16 KiB
+// (112x112x64), 3D (56x56x32: 3.7 -> 4.1 ms) and channels_first 1D rows (4096 cols: 4.1 -> 4.5 ms).
 constexpr std::int64_t kPrefetchTasks = 2;
 constexpr std::int64_t kPrefetchMaxRowBytes = std::int64_t{16} << 10;
+constexpr std::int64_t kPrefetchTasksChannelsFirst = 4;
+constexpr std::int64_t kPrefetchMaxRowBytesChannelsFirst = std::int64_t{4} << 10;
 
 // Prefetches (into L2) the input rows of output row `task` (of `rows`) of a windowed pass.
 void prefetch_task_rows(const View& v, const float* input, std::int64_t row_floats, std::int64_t task,
@@ -364,7 +368,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const AxisGeometry& W = v.axes[2];
   const std::int64_t rows = v.images * D.out * H.out, first_row = done * D.out * H.out;
   const std::int64_t row_floats = W.in * v.channels;
-  const bool prefetch = v.channels > 1 && D.in == 1 && row_floats * 4 <= kPrefetchMaxRowBytes;
+  const bool channels_first_plane = v.channels == 1 && H.in > 1;
+  const bool prefetch = D.in == 1 && (v.channels > 1 ? row_floats * 4 <= kPrefetchMaxRowBytes
+                                                     : channels_first_plane && row_floats * 4 <= kPrefetchMaxRowBytesChannelsFirst);
+  const std::int64_t prefetch_tasks = v.channels > 1 ? kPrefetchTasks : kPrefetchTasksChannelsFirst;
   const bool stream = v.images * v.out_image * 4 >= stream_bytes.load();
 #pragma omp parallel if (parallel_worth(v))
   {
@@ -377,7 +384,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t od = (task / H.out) % D.out;
       const std::int64_t oh = task % H.out;
       const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
-      if (prefetch) prefetch_task_rows(v, input, row_floats, task + kPrefetchTasks, rows);
+      if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
       const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
       const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
       const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),

@@ -22,6 +22,7 @@ Needs Debian's python3-torch (run with /usr/bin/python3) and a built build/pooln
 """
 import argparse
 import json
+import gc
 import math
 import os
 import statistics
@@ -274,6 +275,7 @@ def main():
                          "gbps": row.bytes / (ms * 1e6),
                          "grad_input": None if not backward else ("fresh" if args.fresh_grad_input else "rotated")})
             del row
+            gc.collect()  # its buffers (over twice the L3 each row) sit in reference cycles until collected
         best_torch = min(torch_ms.values()) if torch_ms else None
         for fmt in ("channels_last", "channels_first"):
             done += 1

@@ -559,6 +559,73 @@ void ForwardPlaneAverage(const PlaneTable& t, const float* plane, float* out) {
   }
 }
 
+// Max 2x2/2 of a small channels_first plane with an even number of cols, in two passes of whole
+// vectors instead of rows too short for them. Pass 1 takes the max of every horizontal pair over
+// the flattened plane (pairs never straddle rows when the cols are even); pass 2 takes the max of
+// each two rows of pair maxima, one output row per (partial, masked) vector. Pairwise is exact:
+// the first maximum (or first NaN) of a window is the first of the first maxima of its halves,
+// taken in window order.
+template <bool kArgmax>
+void plane_pairs_max(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                     std::uint8_t* argmax, float* pair_max, float* pair_idx) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t cols_out = cols_in / 2, pairs = 2 * rows_out * cols_out;
+  const VF one = hn::Set(d, 1.0f), two = hn::Set(d, 2.0f);
+  // Pass 1, whole vectors, then the last pairs one by one (nothing past the plane is read).
+  std::size_t i = 0;
+  for (; i + N <= pairs; i += N) {
+    VF even, odd;
+    hn::LoadInterleaved2(d, plane + 2 * i, even, odd);
+    if constexpr (kArgmax) {
+      const auto take = Takes(odd, even);
+      hn::StoreU(hn::IfThenElse(take, odd, even), d, pair_max + i);
+      hn::StoreU(hn::IfThenElseZero(take, one), d, pair_idx + i);
+    } else {
+      const auto nan = hn::Or(hn::IsNaN(even), hn::IsNaN(odd));
+      hn::StoreU(hn::IfThenElse(nan, hn::Set(d, kNaN), MaxFirst(odd, even)), d, pair_max + i);
+    }
+  }
+  for (; i < pairs; ++i) {
+    const float even = plane[2 * i], odd = plane[2 * i + 1];
+    const bool take = takes(odd, even);
+    pair_max[i] = take ? odd : even;
+    if constexpr (kArgmax) pair_idx[i] = take ? 1.0f : 0.0f;
+  }
+  // Pass 2: output row r = rows 2r and 2r + 1 of pair maxima.
+  for (std::size_t r = 0; r < rows_out; ++r) {
+    const float* upper = pair_max + 2 * r * cols_out;
+    const float* lower = upper + cols_out;
+    for (std::size_t c = 0; c < cols_out; c += N) {
+      const std::size_t lanes = std::min(N, cols_out - c);
+      const VF a = hn::LoadU(d, upper + c), b = hn::LoadU(d, lower + c);
+      VF m;
+      if constexpr (kArgmax) {
+        const auto take = Takes(b, a);
+        m = hn::IfThenElse(take, b, a);
+        const float* upper_idx = pair_idx + 2 * r * cols_out;
+        const VF idx = hn::IfThenElse(take, hn::Add(two, hn::LoadU(d, upper_idx + cols_out + c)),
+                                      hn::LoadU(d, upper_idx + c));
+        alignas(64) std::uint8_t bytes[HWY_MAX_BYTES / sizeof(float)] = {};
+        StoreArgmax(idx, bytes);
+        std::copy(bytes, bytes + lanes, argmax + r * cols_out + c);
+      } else {
+        m = hn::IfThenElse(hn::Or(hn::IsNaN(a), hn::IsNaN(b)), hn::Set(d, kNaN), MaxFirst(b, a));
+      }
+      StorePartial(Canonical(d, m), static_cast<std::int64_t>(lanes), out + r * cols_out + c);
+    }
+  }
+}
+
+void ForwardPlanePairsMax(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                          std::uint8_t* argmax, float* pair_max, float* pair_idx) {
+  if (argmax) {
+    plane_pairs_max<true>(plane, rows_out, cols_in, out, argmax, pair_max, pair_idx);
+  } else {
+    plane_pairs_max<false>(plane, rows_out, cols_in, out, nullptr, pair_max, nullptr);
+  }
+}
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1142,6 +1209,7 @@ HWY_EXPORT(ForwardRowMax);
 HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
+HWY_EXPORT(ForwardPlanePairsMax);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -1176,6 +1244,10 @@ void backward_plane(const ReversePlaneTable& table, const float* values, const f
 }
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);
+}
+void forward_plane_pairs_max(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                             std::uint8_t* argmax, float* pair_max, float* pair_idx) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanePairsMax)(plane, rows_out, cols_in, out, argmax, pair_max, pair_idx);
 }
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);

@@ -294,6 +294,27 @@ TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {
   fast::set_stream_threshold(saved);
 }
 
+// channels_first max 2x2/2 on planes with even cols and short rows takes the pair kernel (pair
+// maxima over the flattened plane, then row pairs): values, NaN, ties of -0/+0, the saved argmax
+// and its backward against the reference, with odd row counts (a row left over), 'same' padding
+// that pads nothing, pair counts that leave a scalar tail, and on every dispatch target.
+TEST(FastKernelsPlanePairs, MatchTheReference) {
+  std::mt19937 rng(2718u);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const std::int64_t rows : {2, 3, 5, 26})
+      for (const std::int64_t cols : {2, 4, 6, 26, 30})
+        for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+          if (padding == Padding::kSame && rows % 2 != 0) continue;  // would pad a row: not this kernel
+          const RandomCase c{pool_spec(PoolOp::kMax, 2, false, {2, 2}, {2, 2}, padding, DataFormat::kChannelsFirst),
+                             Shape{2, 3, rows, cols}};
+          SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target));
+          for (int repeat = 0; repeat < 4; ++repeat) ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 3u));
+        }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first backward of 2-wide tiling windows streams every whole line of a grad_input row,
 // the row's partial last vector too when its grad_input fills whole vectors: 112 cols leave 8
 // outputs past the last whole vector of 16 (AVX-512), 24 and 48 cols leave 4 past 8 (AVX2). (A

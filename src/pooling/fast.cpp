@@ -361,38 +361,45 @@ void prefetch_task_rows(const View& v, const float* input, std::int64_t row_floa
     }
 }
 
-// channels_first max 2x2/2 without padding on planes with an even number of cols and rows too
-// short for the row kernels (fewer than two vectors of outputs): simd::forward_plane_pairs_max,
-// whole vectors over the flattened plane instead of transposing it (2 threads, (128,32,26,26):
-// 1.2 -> 0.62 ms through pool_forward, 1.2-1.4 -> 0.64-0.87 ms in poolnet-bench; our
-// channels_last takes 0.6-0.7 ms on the same data).
-bool plane_pairs_apply(const PoolPlan& plan, const View& v, std::size_t lanes) {
+// channels_first 2x2/2 without padding on planes with an even number of cols and rows too short
+// for the row kernels (fewer than two vectors of outputs): simd::forward_plane_pairs_max and
+// _average, whole vectors over the flattened plane instead of transposing it (2 threads,
+// (128,32,26,26) through pool_forward: max 1.2 -> 0.62 ms, average 1.22 -> 0.65 ms; our
+// channels_last takes 0.65-0.7 ms on the same data).
+bool plane_pairs_apply(const View& v, std::size_t lanes) {
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
   auto pairs = [](const AxisGeometry& a) { return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in; };
-  return plan.spec.op == PoolOp::kMax && v.channels == 1 && D.in == 1 && D.window == 1 && pairs(H) && pairs(W) &&
+  return v.channels == 1 && D.in == 1 && D.window == 1 && pairs(H) && pairs(W) &&
          W.in % 2 == 0 && W.out < static_cast<std::int64_t>(2 * lanes);
 }
 
-void plane_pairs_forward(const View& v, std::size_t lanes, const float* input, float* output, std::uint8_t* argmax) {
+void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes, const float* input, float* output,
+                         std::uint8_t* argmax) {
+  const bool is_max = plan.spec.op == PoolOp::kMax;
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
   const std::size_t scratch =
       simd::pair_scratch_floats(static_cast<std::size_t>(H.out), static_cast<std::size_t>(W.in), lanes);
 #pragma omp parallel if (parallel_worth(v))
   {
-    float* pair_max = thread_scratch<float, 0>(scratch);
-    float* pair_idx = thread_scratch<float, 1>(argmax ? scratch : 0);
+    // max: pair maxima and (argmax) their indices; average: pair sums and their cells.
+    float* pair_values = thread_scratch<float, 0>(scratch);
+    float* pair_more = thread_scratch<float, 1>(is_max ? (argmax ? scratch : 0) : 2 * scratch);
 #pragma omp for schedule(static)
     for (std::int64_t p = 0; p < v.images; ++p) {
       const float* in = input + p * v.in_image;
       if (p + 1 < v.images) {  // the next plane, while this one is reduced
         for (std::int64_t i = 0; i < v.in_image; i += 16) __builtin_prefetch(in + v.in_image + i);
       }
-      simd::forward_plane_pairs_max(in, static_cast<std::size_t>(H.out), static_cast<std::size_t>(W.in),
-                                    output + p * v.out_image, argmax ? argmax + p * v.out_image : nullptr,
-                                    pair_max, pair_idx);
+      const auto rows = static_cast<std::size_t>(H.out), cols = static_cast<std::size_t>(W.in);
+      if (is_max) {
+        simd::forward_plane_pairs_max(in, rows, cols, output + p * v.out_image,
+                                      argmax ? argmax + p * v.out_image : nullptr, pair_values, pair_more);
+      } else {
+        simd::forward_plane_pairs_average(in, rows, cols, output + p * v.out_image, pair_values, pair_more);
+      }
     }
   }
 }
@@ -401,8 +408,8 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::size_t lanes = simd::lanes();
-  if (plane_pairs_apply(plan, v, lanes)) {
-    plane_pairs_forward(v, lanes, input, output, argmax);
+  if (plane_pairs_apply(v, lanes)) {
+    plane_pairs_forward(plan, v, lanes, input, output, argmax);
     return;
   }
   // channels_first rows of fewer than two vectors of outputs go through the channels_last

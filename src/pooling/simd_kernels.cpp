@@ -626,6 +626,53 @@ void ForwardPlanePairsMax(const float* plane, std::size_t rows_out, std::size_t 
   }
 }
 
+// Average 2x2/2 of the same planes: the sum must be the reference's window order, ((a + b) + c)
+// + d with a, b the upper row's pair and c, d the lower row's, so pass 1 keeps every pair's sum
+// (a + b) and its two cells deinterleaved, and pass 2 adds the lower row's cells to the upper
+// row's sums. Means that are not finite are redone in double, as in every average kernel.
+void ForwardPlanePairsAverage(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                              float* pair_sum, float* pair_cells) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t cols_out = cols_in / 2, pairs = 2 * rows_out * cols_out;
+  float* firsts = pair_cells;                                   // a (or c) of every pair
+  float* seconds = pair_cells + pairs + N;                      // b (or d)
+  std::size_t i = 0;
+  for (; i + N <= pairs; i += N) {
+    VF even, odd;
+    hn::LoadInterleaved2(d, plane + 2 * i, even, odd);
+    hn::StoreU(hn::Add(hn::Add(hn::Zero(d), even), odd), d, pair_sum + i);  // from +0, as every sum
+    hn::StoreU(even, d, firsts + i);
+    hn::StoreU(odd, d, seconds + i);
+  }
+  for (; i < pairs; ++i) {
+    firsts[i] = plane[2 * i];
+    seconds[i] = plane[2 * i + 1];
+    pair_sum[i] = (0.0f + firsts[i]) + seconds[i];
+  }
+  const Divisor four(4.0);
+  for (std::size_t r = 0; r < rows_out; ++r) {
+    const std::size_t upper = 2 * r * cols_out, lower = upper + cols_out;
+    for (std::size_t c = 0; c < cols_out; c += N) {
+      const std::size_t lanes = std::min(N, cols_out - c);
+      FloatSum sum{hn::LoadU(d, pair_sum + upper + c)};
+      sum.add(hn::LoadU(d, firsts + lower + c));
+      sum.add(hn::LoadU(d, seconds + lower + c));
+      VF mean = sum.mean(four);
+      // Lanes past the row are whatever the scratch holds there: only the stored lanes count.
+      if (!hn::AllTrue(d, hn::Or(hn::IsFinite(mean), hn::Not(hn::FirstN(d, lanes))))) {
+        DoubleSum exact = DoubleSum::zero();
+        exact.add(hn::LoadU(d, firsts + upper + c));
+        exact.add(hn::LoadU(d, seconds + upper + c));
+        exact.add(hn::LoadU(d, firsts + lower + c));
+        exact.add(hn::LoadU(d, seconds + lower + c));
+        mean = KeepFinite(mean, exact.mean(four));
+      }
+      StorePartial(mean, static_cast<std::int64_t>(lanes), out + r * cols_out + c);
+    }
+  }
+}
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1210,6 +1257,7 @@ HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(ForwardPlanePairsMax);
+HWY_EXPORT(ForwardPlanePairsAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -1248,6 +1296,10 @@ void forward_plane_max(const PlaneTable& table, const float* plane, float* out, 
 void forward_plane_pairs_max(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
                              std::uint8_t* argmax, float* pair_max, float* pair_idx) {
   HWY_DYNAMIC_DISPATCH(ForwardPlanePairsMax)(plane, rows_out, cols_in, out, argmax, pair_max, pair_idx);
+}
+void forward_plane_pairs_average(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                                 float* pair_sum, float* pair_cells) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanePairsAverage)(plane, rows_out, cols_in, out, pair_sum, pair_cells);
 }
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);

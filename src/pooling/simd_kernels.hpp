@@ -59,12 +59,16 @@ std::size_t lanes();  // float lanes of the dispatched target
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax);
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out);
 
-// Max pooling 2x2/2 'valid' of one channels_first plane with an even number of cols (`cols_in`)
+// Max pooling 2x2/2 without padding of one channels_first plane with an even number of cols (`cols_in`)
 // and rows_out * 2 <= its rows, through whole vectors (pair maxima over the flattened plane, then
 // row pairs): for planes whose rows are too short for the row kernels. pair_max (and, with
 // argmax, pair_idx) are scratch of pair_scratch_floats(rows_out, cols_in, lanes()) floats.
 void forward_plane_pairs_max(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
                              std::uint8_t* argmax, float* pair_max, float* pair_idx);
+// The same for average pooling (sums in the reference's window order): pair_sum is scratch of
+// pair_scratch_floats(...) floats, pair_cells of twice that.
+void forward_plane_pairs_average(const float* plane, std::size_t rows_out, std::size_t cols_in, float* out,
+                                 float* pair_sum, float* pair_cells);
 inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in, std::size_t lanes) {
   return rows_out * cols_in + 2 * lanes;
 }

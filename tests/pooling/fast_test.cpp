@@ -294,23 +294,31 @@ TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {
   fast::set_stream_threshold(saved);
 }
 
-// channels_first max 2x2/2 on planes with even cols and short rows takes the pair kernel (pair
-// maxima over the flattened plane, then row pairs): values, NaN, ties of -0/+0, the saved argmax
+// channels_first 2x2/2 on planes with even cols and short rows takes the pair kernels (pair maxima
+// or sums over the flattened plane, then row pairs): values, NaN, ties of -0/+0, the saved argmax
 // and its backward against the reference, with odd row counts (a row left over), 'same' padding
-// that pads nothing, pair counts that leave a scalar tail, and on every dispatch target.
+// that pads nothing, pair counts that leave a scalar tail, and on every dispatch target. A window
+// of four -0 averages to +0, as the reference's sum from +0 does.
 TEST(FastKernelsPlanePairs, MatchTheReference) {
   std::mt19937 rng(2718u);
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
-    for (const std::int64_t rows : {2, 3, 5, 26})
-      for (const std::int64_t cols : {2, 4, 6, 26, 30})
-        for (const Padding padding : {Padding::kValid, Padding::kSame}) {
-          if (padding == Padding::kSame && rows % 2 != 0) continue;  // would pad a row: not this kernel
-          const RandomCase c{pool_spec(PoolOp::kMax, 2, false, {2, 2}, {2, 2}, padding, DataFormat::kChannelsFirst),
-                             Shape{2, 3, rows, cols}};
-          SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target));
-          for (int repeat = 0; repeat < 4; ++repeat) ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 3u));
-        }
+    for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
+      for (const std::int64_t rows : {2, 3, 5, 26})
+        for (const std::int64_t cols : {2, 4, 6, 26, 30})
+          for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+            if (padding == Padding::kSame && rows % 2 != 0) continue;  // would pad a row: not this kernel
+            const RandomCase c{pool_spec(op, 2, false, {2, 2}, {2, 2}, padding, DataFormat::kChannelsFirst),
+                               Shape{2, 3, rows, cols}};
+            SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target));
+            const PoolPlan plan = plan_pooling(c.spec, c.shape);
+            for (int repeat = 0; repeat < 4; ++repeat) ASSERT_TRUE(check_case(c, plan, rng, 3u));
+            Tensor zeros(c.shape);
+            for (float& v : zeros.values()) v = -0.0f;
+            const Tensor ref = pool_forward(plan, zeros, PoolBackend::kReference);
+            const Tensor fast = pool_forward(plan, zeros, PoolBackend::kFast);
+            for (std::int64_t i = 0; i < ref.size(); ++i) ASSERT_TRUE(same_bits(fast[i], ref[i])) << "-0 window, output " << i;
+          }
   }
   hwy::SetSupportedTargetsForTest(0);
 }

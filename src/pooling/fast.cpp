@@ -336,8 +336,8 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
 // prefetcher leaves the memory idle between output rows, so a task fetches the input rows of the
 // task kPrefetchTasks ahead into L2 itself (2 threads, 26x26x32 max 2x2/2: 0.53 -> 0.42 ms;
 // 3x3/2 'same': 0.69 -> 0.41 ms; 11x11x64: 0.35 -> 0.24 ms). channels_first 2D planes with rows
-// of up to 4 KiB do the same four (smaller) tasks ahead (Xeon, 112x112 planes, 2x2/2: max 7.7 ->
-// 6.8 ms, average 7.4 -> 6.2 ms). Measured slower, and so left to the hardware: rows over 16 KiB
+// of up to 4 KiB do the same four (smaller) tasks ahead (Xeon, 112x112 planes, average 2x2/2,
+// 6 interleaved rounds: median 9.3 -> 8.1 ms). Measured slower, and so left to the hardware: rows over 16 KiB
 // (112x112x64), 3D (56x56x32: 3.7 -> 4.1 ms) and channels_first 1D rows (4096 cols: 4.1 -> 4.5 ms).
 constexpr std::int64_t kPrefetchTasks = 2;
 constexpr std::int64_t kPrefetchMaxRowBytes = std::int64_t{16} << 10;

@@ -934,7 +934,7 @@ void backward_row(const BackwardRow& a) {
     // whole line of the row must be (one plain store among them made the row as slow as plain
     // stores everywhere): 2-wide windows interleave into `pair` in L1 and stream from there, and a
     // partial last vector that still fills whole vectors streams from out_part (112x112 planes,
-    // 2 threads, average: 10.2 -> 5.9 ms; max: 11.9 -> 8.4 ms).
+    // 2 threads, pool_backward alone: average 10.2-10.5 -> 5.5-5.7 ms, max 10.6-11.1 -> 7.2-7.5 ms).
     alignas(64) float pair[2 * HWY_MAX_BYTES / sizeof(float)] = {};
     // Stores n floats of `from` (whole vectors) at `to`, streaming.
     auto stream_out = [&](const float* from, float* to, std::int64_t n) {

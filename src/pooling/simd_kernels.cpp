@@ -673,6 +673,77 @@ void ForwardPlanePairsAverage(const float* plane, std::size_t rows_out, std::siz
   }
 }
 
+// Pass 1 of separable channels_first max with stride 2 along the cols (see simd_kernels.hpp):
+// the flattened slice is deinterleaved into even and odd cells in whole vectors (pairs never
+// straddle rows when the cols are even), then each window term is one unaligned load of evens or
+// odds at its pair offset, masked to -inf where the term's cell lies outside its row. With no NaN
+// MAXPS keeps the first maximum, so NaN is only detected: a sum of all cells is NaN when one is
+// (or when inf meets -inf; a plain scan then tells).
+bool ColsMaxStride2(const ColsStride2& c, const float* in, float* scratch, float* out) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t pairs = c.rows * c.half_cols;
+  const std::size_t margin = cols_stride2_margin(c.window, N);
+  float* evens = scratch + margin;
+  float* odds = evens + pairs + 2 * margin;
+  VF probe = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + N <= pairs; i += N) {
+    VF even, odd;
+    hn::LoadInterleaved2(d, in + 2 * i, even, odd);
+    hn::StoreU(even, d, evens + i);
+    hn::StoreU(odd, d, odds + i);
+    probe = hn::Add(probe, hn::Add(even, odd));
+  }
+  float tail_probe = 0.0f;
+  for (; i < pairs; ++i) {
+    evens[i] = in[2 * i];
+    odds[i] = in[2 * i + 1];
+    tail_probe += evens[i] + odds[i];
+  }
+  if (!AllFinite(probe) || !std::isfinite(tail_probe)) {
+    for (std::size_t k = 0; k < 2 * pairs; ++k)
+      if (std::isnan(in[k])) return false;
+  }
+  // Term t reads cell 2 * col + u, u = t - pad_before: pair col + floor(u / 2) of the evens or odds.
+  const float* source[kColsMaxWindow];
+  for (std::int64_t t = 0; t < c.window; ++t) {
+    const std::int64_t u = t - c.pad_before;
+    source[t] = ((u & 1) ? odds : evens) + (u >= 0 ? u / 2 : -((1 - u) / 2));
+  }
+  const VF lowest = hn::Set(d, -std::numeric_limits<float>::infinity());
+  const std::size_t vectors = (pairs + N - 1) / N;
+  for (std::size_t v = 0; v < vectors; ++v) {
+    const std::size_t j = v * N;
+    VF acc = lowest;
+    for (std::int64_t t = 0; t < c.window; ++t) {
+      VF x = hn::LoadU(d, source[t] + j);
+      if (const std::uint8_t* masks = c.lane_masks[t]) {
+        x = hn::IfThenElse(hn::LoadMaskBits(d, masks + v * c.mask_bytes), x, lowest);
+      }
+      acc = MaxFirst(x, acc);
+    }
+    hn::StoreU(acc, d, out + j);
+  }
+  return true;
+}
+
+// Pass 2: output row r is the first maximum, col by col, of the col-max rows at offsets
+// [first[r], first[r + 1]) of `rows` (whole vectors are read).
+void RowsMax(const RowsMaxTable& t, const float* col_max, float* out) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t r = 0; r < t.out_rows; ++r, out += t.cols) {
+    const std::uint32_t* at = t.offsets + t.first[r];
+    const std::size_t n = t.first[r + 1] - t.first[r];
+    for (std::size_t c = 0; c < t.cols; c += N) {
+      VF acc = hn::LoadU(d, col_max + at[0] + c);
+      for (std::size_t k = 1; k < n; ++k) acc = MaxFirst(hn::LoadU(d, col_max + at[k] + c), acc);
+      StorePartial(acc, static_cast<std::int64_t>(std::min(N, t.cols - c)), out + c);
+    }
+  }
+}
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1259,6 +1330,8 @@ HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(ForwardPlanePairsMax);
 HWY_EXPORT(ForwardPlanePairsAverage);
 HWY_EXPORT(Lanes);
+HWY_EXPORT(ColsMaxStride2);
+HWY_EXPORT(RowsMax);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
 HWY_EXPORT(PlanesToCellsBytes);
@@ -1275,6 +1348,12 @@ HWY_EXPORT(WriteShares);
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
+bool cols_max_stride2(const ColsStride2& cfg, const float* in, float* scratch, float* out) {
+  return HWY_DYNAMIC_DISPATCH(ColsMaxStride2)(cfg, in, scratch, out);
+}
+void rows_max(const RowsMaxTable& table, const float* col_max, float* out) {
+  HWY_DYNAMIC_DISPATCH(RowsMax)(table, col_max, out);
+}
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
                              std::ptrdiff_t prefetch) {
   HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out, prefetch);

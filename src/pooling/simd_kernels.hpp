@@ -73,6 +73,47 @@ inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in
   return rows_out * cols_in + 2 * lanes;
 }
 
+// Separable max pooling (no argmax) of channels_first planes pooled with stride 2 along an even
+// number of cols. Pass 1, cols_max_stride2: every input row of a slice to the maxima along the
+// cols of its outputs' windows (half_cols = cols_in / 2 values per row, of which the first
+// cols_out are real). Pass 2, rows_max: the window's rows of those to one output row. Each input
+// cell is deinterleaved once and shared by every window that covers it, where the row kernels
+// load it once per window cell. Exact: with no NaN, the first maximum of a window in row-major
+// order is the first of its rows' first maxima, taken in order.
+inline constexpr std::int64_t kColsMaxWindow = 16;  // largest window along the cols
+struct ColsStride2 {
+  std::size_t rows;       // input rows per call (one depth slice of a plane)
+  std::size_t half_cols;  // cols_in / 2
+  std::int64_t window;    // along the cols
+  std::int64_t pad_before;
+  // Per window term t (cell 2 * col + t - pad_before of its row): null when that cell always lies
+  // in the row, else mask_bytes bytes per vector of pass-1 outputs, bit l set when lane l's cell
+  // does (LoadMaskBits order).
+  const std::uint8_t* const* lane_masks;
+  std::size_t mask_bytes;
+};
+// Pairs of margin on each side of the even and odd cells in the scratch.
+inline std::size_t cols_stride2_margin(std::int64_t window, std::size_t lanes) {
+  return lanes + static_cast<std::size_t>(window);
+}
+inline std::size_t cols_stride2_scratch_floats(const ColsStride2& cfg, std::size_t lanes) {
+  return 2 * (cfg.rows * cfg.half_cols + 2 * cols_stride2_margin(cfg.window, lanes));
+}
+// Returns false, with `out` undefined, when the slice holds a NaN: the caller then takes the row
+// kernels, which propagate it. out: rows * half_cols floats rounded up to whole vectors.
+bool cols_max_stride2(const ColsStride2& cfg, const float* in, float* scratch, float* out);
+// Pass 2 for all output rows of a plane (od, oh in order, `cols` = cols_out floats each): output
+// row r is the first maximum, col by col, of the col-max rows at offsets[first[r]] ..
+// offsets[first[r + 1] - 1] in window order. The table is the same for every plane of a plan.
+// Reads whole vectors (cols rounded up) from the col-max rows.
+struct RowsMaxTable {
+  std::size_t out_rows;
+  std::size_t cols;
+  const std::uint32_t* first;    // out_rows + 1 entries
+  const std::uint32_t* offsets;  // floats into the plane's col maxima
+};
+void rows_max(const RowsMaxTable& table, const float* col_max, float* out);
+
 // lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
 // image with lanes() channels (out[cell * lanes() + plane]), and back. planes_to_channels_last
 // also prefetches the planes `prefetch` floats further on (0: none); channels_last_to_planes may

@@ -323,6 +323,67 @@ TEST(FastKernelsPlanePairs, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_first max pooled with stride 2 along an even number of cols takes the separable kernels
+// (column maxima over deinterleaved rows, then maxima of rows) when no argmax is asked: forward
+// only, so the forward is compared here directly, bit for bit, on every dispatch target. Windows
+// along the cols of 1 to 7 (terms before the row with 'same', after it in both paddings), rows
+// shorter and longer than a vector, pass-1 bands of one and several rows (112 cols: 9 rows per
+// band), 2D and 3D, values with ties of both zeros, and the special planes each path must handle.
+TEST(FastKernelsSeparable, MatchTheReference) {
+  std::mt19937 rng(31415u);
+  struct Geometry {
+    std::vector<std::int64_t> spatial, window, strides;
+  };
+  const Geometry geometries[] = {
+      {{5, 26}, {3, 3}, {2, 2}},    {{26, 26}, {3, 3}, {2, 2}},  {{7, 34}, {2, 5}, {1, 2}},
+      {{4, 2}, {1, 1}, {1, 2}},     {{3, 4}, {3, 4}, {3, 2}},    {{1, 40}, {1, 7}, {1, 2}},
+      {{12, 112}, {3, 3}, {2, 2}},  {{20, 112}, {2, 6}, {3, 2}}, {{3, 5, 26}, {2, 3, 3}, {2, 2, 2}},
+      {{4, 6, 28}, {3, 3, 3}, {1, 1, 2}},                        {{3, 4, 10}, {2, 2, 2}, {2, 2, 2}},
+  };
+  auto forward_matches = [](const PoolPlan& plan, const Tensor& x, const std::string& what) {
+    const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+    const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+    for (std::int64_t i = 0; i < ref.size(); ++i) {
+      EXPECT_TRUE(same_bits(fast[i], ref[i])) << what << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+      if (::testing::Test::HasFailure()) return false;
+    }
+    return true;
+  };
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const Geometry& g : geometries)
+      for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+        const int rank = static_cast<int>(g.spatial.size());
+        const RandomCase c{pool_spec(PoolOp::kMax, rank, false, g.window, g.strides, padding, DataFormat::kChannelsFirst),
+                           make_shape(2, g.spatial, 3, DataFormat::kChannelsFirst)};
+        const std::string what = describe(c) + " target " + hwy::TargetName(target);
+        SCOPED_TRACE(what);
+        PoolPlan plan;
+        try {
+          plan = plan_pooling(c.spec, c.shape);
+        } catch (const ShapeError&) {
+          continue;  // a 'valid' window larger than the input
+        }
+        for (int repeat = 0; repeat < 3; ++repeat) ASSERT_TRUE(forward_matches(plan, random_input(c.shape, rng), what));
+        Tensor x(c.shape);
+        for (float& v : x.values()) v = -0.0f;  // the first -0 of each window, not a later +0
+        x[x.size() / 2] = 0.0f;
+        ASSERT_TRUE(forward_matches(plan, x, what + " zeros"));
+        for (float& v : x.values()) v = -std::numeric_limits<float>::infinity();
+        ASSERT_TRUE(forward_matches(plan, x, what + " -inf"));
+        x[1] = std::numeric_limits<float>::infinity();  // inf + -inf: NaN in the sum, none in the data
+        ASSERT_TRUE(forward_matches(plan, x, what + " inf and -inf"));
+        for (const std::int64_t at : {std::int64_t{0}, x.size() / 3, x.size() - 1}) {
+          Tensor y = random_input(c.shape, rng);
+          for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+          y[at] = -std::numeric_limits<float>::quiet_NaN();
+          ASSERT_TRUE(forward_matches(plan, y, what + " NaN at " + std::to_string(at)));
+        }
+      }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first backward of 2-wide tiling windows streams every whole line of a grad_input row,
 // the row's partial last vector too when its grad_input fills whole vectors: 112 cols leave 8
 // outputs past the last whole vector of 16 (AVX-512), 24 and 48 cols leave 4 past 8 (AVX2). (A

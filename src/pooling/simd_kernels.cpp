@@ -344,6 +344,64 @@ HWY_INLINE void StorePartial(VF v, std::int64_t lanes, float* p) {
   hn::BlendedStore(v, hn::FirstN(d, static_cast<std::size_t>(lanes)), d, p);
 }
 
+// channels_first without argmax, stride 2, window of kPairs * 2 - 1 or kPairs * 2 cols: whole
+// vectors of outputs from `ow` on, in a loop with nothing but loads, deinterleaves and MAXPS (the
+// generic loop below, with a branch per cell and NaN kept per lane, ran 1D (64,64,4096) 2/2 at
+// 4.7 ms against 3.5 ms for such a loop). NaN is only detected, by a sum of the cells per vector
+// of outputs; returns false when one may be there, and the caller redoes the row's interior in
+// the generic loop. Returns the first output col it did not do through `ow`.
+template <int kPairs, int kRows>
+bool max_row_channels_first_stride2(const ForwardRow& a, std::int64_t& ow_io, std::int64_t hi) {
+  const DF d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool odd_last = 2 * kPairs - 1 < a.cols.window;  // the last pair's odd cell is in the window
+  const std::size_t nrows = kRows > 0 ? static_cast<std::size_t>(kRows) : a.nrows;
+  const float* rows[4] = {};
+  for (std::size_t r = 0; r < nrows && r < 4; ++r) rows[r] = a.rows[r];
+  const float* const* row_list = kRows > 0 ? rows : a.rows;
+  float* out = a.out;
+  std::int64_t ow = ow_io;
+  // The last vector may read past the end of the input: it is checked apart.
+  std::int64_t end = hi - (hi - ow) % N;
+  if (end > ow && !whole_vectors_readable(a, end - N)) end -= N;
+  // Non-temporal stores only where the row's outputs are whole aligned vectors: rows that leave a
+  // line to plain stores ran slower streamed (112x112 planes: 7.0-7.5 -> 7.5-7.6 ms), whole ones
+  // faster (1D (64,64,4096): 4.3-4.9 -> 3.7-4.2 ms; 3 interleaved rounds of poolnet-bench).
+  const bool stream = a.stream && a.cols.out % N == 0 &&
+                      reinterpret_cast<std::uintptr_t>(out) % (static_cast<std::size_t>(N) * sizeof(float)) == 0;
+  VF probe = hn::Zero(d);
+  for (std::int64_t ws = start_of(a.cols, ow); ow < end; ow += N, ws += 2 * N) {
+    VF acc;
+    for (std::size_t r = 0; r < nrows; ++r) {
+      const float* base = row_list[r] + ws;
+      for (int pair = 0; pair < kPairs; ++pair) {
+        VF even, odd;
+        hn::LoadInterleaved2(d, base + 2 * pair, even, odd);
+        acc = (r == 0 && pair == 0) ? even : MaxFirst(even, acc);
+        if (pair + 1 < kPairs || odd_last) {
+          acc = MaxFirst(odd, acc);
+          probe = hn::Add(probe, hn::Add(even, odd));  // one add on the chain per load
+        } else {
+          probe = hn::Add(probe, even);
+        }
+      }
+    }
+    StoreOut(acc, out + ow, stream);
+  }
+  ow_io = ow;
+  return AllFinite(probe);
+}
+
+template <int kPairs>
+bool max_row_channels_first_stride2(const ForwardRow& a, std::int64_t& ow, std::int64_t hi) {
+  switch (a.nrows) {
+    case 1: return max_row_channels_first_stride2<kPairs, 1>(a, ow, hi);
+    case 2: return max_row_channels_first_stride2<kPairs, 2>(a, ow, hi);
+    case 3: return max_row_channels_first_stride2<kPairs, 3>(a, ow, hi);
+    default: return max_row_channels_first_stride2<kPairs, 0>(a, ow, hi);
+  }
+}
+
 // channels_first: along the cols, N outputs at a time in the interior, scalar at the edges.
 template <bool kArgmax>
 void max_row_channels_first(const ForwardRow& a) {
@@ -357,6 +415,14 @@ void max_row_channels_first(const ForwardRow& a) {
   interior(x, x.window, lo, hi);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) max_cell<kArgmax>(a, ow, 0);
+  if constexpr (!kArgmax) {
+    if (x.stride == 2 && x.window <= 4) {
+      const std::int64_t from = ow;
+      const bool finite = x.window <= 2 ? max_row_channels_first_stride2<1>(a, ow, hi)
+                                        : max_row_channels_first_stride2<2>(a, ow, hi);
+      if (!finite) ow = from;
+    }
+  }
   for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
     lanes = std::min(N, hi - ow);
     if ((lanes < N || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;

@@ -514,6 +514,57 @@ HWY_INLINE void average_channels_block(const ForwardRow& a, std::int64_t wb, std
   for (int j = 0; j < K; ++j) StoreOut(mean[j], out + c + static_cast<std::size_t>(j) * N, a.stream);
 }
 
+// channels_first average, stride 2, window of kPairs * 2 - 1 or kPairs * 2 cols: whole vectors
+// of interior outputs from `ow` on, one deinterleaving load per pair of window cols (the generic
+// loop loads each col apart: twice the loads and permutes). The same float sum in window order,
+// redone in double where not finite. Returns through `ow` the first output col it did not do.
+template <int kPairs, int kRows>
+void average_row_channels_first_stride2(const ForwardRow& a, const Divisor& count, std::int64_t& ow_io,
+                                        std::int64_t hi) {
+  const DF d;
+  const auto N = static_cast<std::int64_t>(hn::Lanes(d));
+  const bool odd_last = 2 * kPairs - 1 < a.cols.window;
+  const std::size_t nrows = kRows > 0 ? static_cast<std::size_t>(kRows) : a.nrows;
+  const float* rows[4] = {};
+  for (std::size_t r = 0; r < nrows && r < 4; ++r) rows[r] = a.rows[r];
+  const float* const* row_list = kRows > 0 ? rows : a.rows;
+  float* out = a.out;
+  std::int64_t ow = ow_io;
+  std::int64_t end = hi - (hi - ow) % N;
+  if (end > ow && !whole_vectors_readable(a, end - N)) end -= N;
+  const bool stream = a.stream && a.cols.out % N == 0 &&
+                      reinterpret_cast<std::uintptr_t>(out) % (static_cast<std::size_t>(N) * sizeof(float)) == 0;
+  for (std::int64_t ws = start_of(a.cols, ow); ow < end; ow += N, ws += 2 * N) {
+    auto mean = [&](auto sum) {
+      for (std::size_t r = 0; r < nrows; ++r) {
+        const float* base = row_list[r] + ws;
+        for (int pair = 0; pair < kPairs; ++pair) {
+          VF even, odd;
+          hn::LoadInterleaved2(d, base + 2 * pair, even, odd);
+          sum.add(even);
+          if (pair + 1 < kPairs || odd_last) sum.add(odd);
+        }
+      }
+      return sum.mean(count);
+    };
+    VF m = mean(FloatSum::zero());
+    if (!AllFinite(m)) m = KeepFinite(m, mean(DoubleSum::zero()));
+    StoreOut(m, out + ow, stream);
+  }
+  ow_io = ow;
+}
+
+template <int kPairs>
+void average_row_channels_first_stride2(const ForwardRow& a, const Divisor& count, std::int64_t& ow,
+                                        std::int64_t hi) {
+  switch (a.nrows) {
+    case 1: return average_row_channels_first_stride2<kPairs, 1>(a, count, ow, hi);
+    case 2: return average_row_channels_first_stride2<kPairs, 2>(a, count, ow, hi);
+    case 3: return average_row_channels_first_stride2<kPairs, 3>(a, count, ow, hi);
+    default: return average_row_channels_first_stride2<kPairs, 0>(a, count, ow, hi);
+  }
+}
+
 void ForwardRowAverage(const ForwardRow& a) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
@@ -545,6 +596,13 @@ void ForwardRowAverage(const ForwardRow& a) {
   const auto Ns = static_cast<std::int64_t>(N);
   std::int64_t ow = 0;
   for (; ow < lo; ++ow) average_cell(a, ow, 0);
+  if (x.stride == 2 && x.window <= 4) {
+    if (x.window <= 2) {
+      average_row_channels_first_stride2<1>(a, count, ow, hi);
+    } else {
+      average_row_channels_first_stride2<2>(a, count, ow, hi);
+    }
+  }
   for (std::int64_t lanes = 0; ow < hi; ow += lanes) {
     lanes = std::min(Ns, hi - ow);
     if ((lanes < Ns || ow + lanes == hi) && !whole_vectors_readable(a, ow)) break;

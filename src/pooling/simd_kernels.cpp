@@ -868,6 +868,12 @@ void RowsMax(const RowsMaxTable& t, const float* col_max, float* out) {
   }
 }
 
+// Whole vectors with non-temporal stores (`to` vector-aligned, n a multiple of lanes()).
+void StreamCopy(const float* from, float* to, std::size_t n) {
+  const DF d;
+  for (std::size_t i = 0; i < n; i += hn::Lanes(d)) hn::Stream(hn::LoadU(d, from + i), d, to + i);
+}
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1456,6 +1462,7 @@ HWY_EXPORT(ForwardPlanePairsAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
+HWY_EXPORT(StreamCopy);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
 HWY_EXPORT(PlanesToCellsBytes);
@@ -1478,6 +1485,7 @@ bool cols_max_stride2(const ColsStride2& cfg, const float* in, float* scratch, f
 void rows_max(const RowsMaxTable& table, const float* col_max, float* out) {
   HWY_DYNAMIC_DISPATCH(RowsMax)(table, col_max, out);
 }
+void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
                              std::ptrdiff_t prefetch) {
   HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out, prefetch);

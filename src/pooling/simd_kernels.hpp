@@ -113,6 +113,9 @@ struct RowsMaxTable {
   const std::uint32_t* offsets;  // floats into the plane's col maxima
 };
 void rows_max(const RowsMaxTable& table, const float* col_max, float* out);
+// Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
+// the caller fences them (hwy::FlushStream).
+void stream_copy(const float* from, float* to, std::size_t n);
 
 // lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
 // image with lanes() channels (out[cell * lanes() + plane]), and back. planes_to_channels_last

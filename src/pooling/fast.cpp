@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include <hwy/cache_control.h>
@@ -404,22 +405,20 @@ void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
   }
 }
 
-// One output row (task = (image, od, oh)) of a windowed forward through the row kernels.
-void forward_output_row(const View& v, bool is_max, const float* input, float* output, std::uint8_t* argmax,
-                        std::int64_t task, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
+// One output row (task = (image, od, oh)) of a windowed forward through the row kernels, into
+// `out` (and `argmax`, optional): the task's W.out * channels outputs.
+void forward_output_row(const View& v, bool is_max, const float* input, std::int64_t task, float* out,
+                        std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
-  const AxisGeometry& W = v.axes[2];
-  const std::int64_t row_floats = W.in * v.channels;
+  const std::int64_t row_floats = v.axes[2].in * v.channels;
   const std::int64_t b = task / (D.out * H.out);
   const std::int64_t od = (task / H.out) % D.out;
   const std::int64_t oh = task % H.out;
   const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
-  const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
   const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
-  const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),
-                              static_cast<std::size_t>(v.channels), output + out_offset,
-                              argmax ? argmax + out_offset : nullptr, readable, stream};
+  const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), static_cast<std::size_t>(v.channels),
+                              out, argmax, readable, stream};
   if (is_max) {
     simd::forward_row_max(args);
   } else {
@@ -551,7 +550,7 @@ void separable_planes_forward(const View& v, const float* input, float* output) 
         simd::rows_max(rows, col_max, output + p * v.out_image);
       } else {
         for (std::int64_t task = p * D.out * H.out; task < (p + 1) * D.out * H.out; ++task)
-          forward_output_row(v, true, input, output, nullptr, task, false, window.ptrs(), window.ids());
+          forward_output_row(v, true, input, task, output + task * W.out, nullptr, false, window.ptrs(), window.ids());
       }
     }
     if (stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
@@ -605,28 +604,36 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
                                                      : channels_first_plane && row_floats * 4 <= kPrefetchMaxRowBytesChannelsFirst);
   const std::int64_t prefetch_tasks = v.channels > 1 ? kPrefetchTasks : kPrefetchTasksChannelsFirst;
   const bool stream = v.images * v.out_image * 4 >= stream_bytes.load();
+  const std::int64_t out_row = W.out * v.channels;  // floats of output per task
+  // channels_first rows that are not whole vectors (112x112 2x2/2: 56 outputs) stream in groups
+  // of rows that are: the group's rows are written to L1, then go out in whole aligned lines
+  // (2 threads, (32,64,112,112) 2x2/2, 6 interleaved rounds: max median 7.6 -> 6.5 ms, average
+  // 7.4 -> 7.2 ms).
+  std::int64_t group = 1;
+  if (stream && v.channels == 1 && !argmax && out_row % static_cast<std::int64_t>(lanes) != 0) {
+    group = static_cast<std::int64_t>(lanes) / std::gcd(out_row, static_cast<std::int64_t>(lanes));
+    const bool aligned = reinterpret_cast<std::uintptr_t>(output + first_row * out_row) % (lanes * sizeof(float)) == 0;
+    if (!aligned) group = 1;
+  }
+  const std::int64_t tasks = (rows - first_row + group - 1) / group;
 #pragma omp parallel if (parallel_worth(v))
   {
     WindowRowStorage window(static_cast<std::size_t>(D.window * H.window));
     const float** row_ptrs = window.ptrs();
     std::int32_t* row_ids = window.ids();
+    float* staged = group > 1 ? thread_scratch<float, 0>(static_cast<std::size_t>(group * out_row)) : nullptr;
 #pragma omp for schedule(static) nowait
-    for (std::int64_t task = first_row; task < rows; ++task) {
-      const std::int64_t b = task / (D.out * H.out);
-      const std::int64_t od = (task / H.out) % D.out;
-      const std::int64_t oh = task % H.out;
-      const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
-      if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
-      const std::int64_t out_offset = b * v.out_image + (od * H.out + oh) * W.out * v.channels;
-      const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
-      const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v),
-                                  static_cast<std::size_t>(v.channels), output + out_offset,
-                                  argmax ? argmax + out_offset : nullptr, readable, stream};
-      if (is_max) {
-        simd::forward_row_max(args);
-      } else {
-        simd::forward_row_average(args);
+    for (std::int64_t t = 0; t < tasks; ++t) {
+      const std::int64_t begin = first_row + t * group, end = std::min(rows, begin + group);
+      // A whole group is staged and streamed; a last, partial one is written directly.
+      const bool staging = group > 1 && end - begin == group;
+      for (std::int64_t task = begin; task < end; ++task) {
+        if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
+        float* out = staging ? staged + (task - begin) * out_row : output + task * out_row;
+        forward_output_row(v, is_max, input, task, out, argmax ? argmax + task * out_row : nullptr,
+                           stream && !staging, row_ptrs, row_ids);
       }
+      if (staging) simd::stream_copy(staged, output + begin * out_row, static_cast<std::size_t>(group * out_row));
     }
     if (stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
   }

@@ -291,6 +291,19 @@ TEST(FastKernelsStreaming, NonTemporalStoresGiveTheSameResults) {
   const std::int64_t saved = fast::set_stream_threshold(0);
   EXPECT_GT(check_random_cases(4321u, 800, Sizes::kSmall), 500);
   EXPECT_GT(check_random_cases(4322u, 150, Sizes::kLongRows), 100);
+  // channels_first rows of 56 outputs (not whole vectors) stream in groups of rows that are:
+  // 9 rows make whole groups and a last, partial one on every vector width.
+  std::mt19937 rng(4323u);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+      const RandomCase c{pool_spec(op, 2, false, {2, 2}, {2, 2}, Padding::kValid, DataFormat::kChannelsFirst),
+                         Shape{1, 3, 6, 112}};
+      SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target));
+      ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 5u));
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
   fast::set_stream_threshold(saved);
 }
 

@@ -63,8 +63,15 @@ struct AxisGeometry {
   std::int64_t pad_before = 0;
   std::int64_t pad_after = 0;
 
-  std::int64_t window_begin(std::int64_t j) const;  // first real input position, clipped
-  std::int64_t window_end(std::int64_t j) const;    // one past the last real input position
+  // Inline: the kernels' drivers call them for every output row.
+  std::int64_t window_begin(std::int64_t j) const {  // first real input position, clipped
+    const std::int64_t start = j * stride - pad_before;
+    return start > 0 ? start : 0;
+  }
+  std::int64_t window_end(std::int64_t j) const {  // one past the last real input position
+    const std::int64_t end = j * stride - pad_before + window;
+    return end < in ? end : in;
+  }
 };
 
 // Output length and padding of one axis (SEMANTICS.md section 3). Arguments must be positive

@@ -68,14 +68,6 @@ DataFormat parse_data_format(std::string_view text) {
                       quoted(text));
 }
 
-std::int64_t AxisGeometry::window_begin(std::int64_t j) const {
-  return std::max<std::int64_t>(j * stride - pad_before, 0);
-}
-
-std::int64_t AxisGeometry::window_end(std::int64_t j) const {
-  return std::min<std::int64_t>(j * stride - pad_before + window, in);
-}
-
 AxisGeometry compute_axis_geometry(std::int64_t in, std::int64_t window, std::int64_t stride,
                                    Padding padding) {
   AxisGeometry g;

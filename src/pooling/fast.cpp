@@ -796,7 +796,8 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
         }
         for (std::int64_t o = 0; o < v.out_image; ++o) {
           const auto at = static_cast<std::size_t>(o);
-          values[at] = is_max ? g[o] : g[o] / reverse.count[at];
+          const float upstream = 0.0f + g[o];  // -0 gives +0, as the reference's 0 + g
+          values[at] = is_max ? upstream : upstream / reverse.count[at];
           if (is_max) indices[at] = am[o];
         }
         simd::backward_plane(reverse.table, values, is_max ? indices : nullptr,
@@ -914,7 +915,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
       if (!is_max) {
         // float(double(w) / N), as the reference rounds its double share.
         for (std::size_t c = 0; c < C; ++c)
-          share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(cells));
+          share[c] = 0.0f + static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(cells));
         for (std::size_t s = 0; s < cells; ++s) std::copy(share, share + C, grad + s * C);
         continue;
       }
@@ -926,7 +927,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
       std::fill(counts, counts + C, 0);
       simd::count_winners(image, cells, C, maximum, counts);
       for (std::size_t c = 0; c < C; ++c)
-        share[c] = static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(counts[c]));
+        share[c] = 0.0f + static_cast<float>(static_cast<double>(g[c]) / static_cast<double>(counts[c]));
       simd::write_shares(image, cells, C, maximum, share, grad);
     }
   }

@@ -101,6 +101,23 @@ struct Divisor {
   }
 };
 
+// Division by a float count as one vector multiplication when the count is a power of two (its
+// reciprocal is exact, so the product has the quotient's bits), else a vector division (several
+// times the cost of the rest of an average's backward on AVX-512).
+struct FloatDivisor {
+  explicit FloatDivisor(float n) : count(n) {
+    int exponent = 0;
+    exact_reciprocal = n > 0.0f && std::frexp(n, &exponent) == 0.5f;
+    reciprocal = 1.0f / n;
+  }
+  HWY_INLINE VF divide(VF v) const {
+    const DF d;
+    return exact_reciprocal ? hn::Mul(v, hn::Set(d, reciprocal)) : hn::Div(v, hn::Set(d, count));
+  }
+  float count, reciprocal;
+  bool exact_reciprocal;
+};
+
 // Averages sum in float32, lane by lane in window order, as TensorFlow does (one add per float
 // vector: the double sums below cost two conversions and two adds, which made averages compute-
 // bound on AVX-512). Within SEMANTICS.md's tolerance of the reference's double sums, but a float
@@ -1062,16 +1079,21 @@ void BackwardPlane(const ReversePlaneTable& t, const float* values, const float*
 
 // ---- backward --------------------------------------------------------------------------------
 
+// An upstream gradient as the reference adds it into its zeroed grad_input: 0 + g, so that a -0
+// gradient gives +0 (as TensorFlow's grad kernels, which also add into zeros), in kernels that
+// store a cell's gradient without adding.
+HWY_INLINE VF Upstream(const float* g) { return hn::Add(hn::Zero(DF()), hn::LoadU(DF(), g)); }
+
 // The gradient a window cell (col w, channel c) receives from output col ow, in scalar code.
 template <bool kMax>
 float cell_gradient(const BackwardRow& a, std::int64_t ow, std::int64_t w, std::size_t c) {
   const std::size_t o = static_cast<std::size_t>(ow) * a.channels + c;
   if constexpr (kMax) {
     const std::int64_t id = a.row_id + (w - start_of(a.cols, ow));
-    return a.argmax[o] == id ? a.grad_out[o] : 0.0f;
+    return a.argmax[o] == id ? 0.0f + a.grad_out[o] : 0.0f;  // 0 + g: see Upstream
   } else {
     const auto cols = static_cast<float>(end_of(a.cols, ow) - begin_of(a.cols, ow));
-    return a.grad_out[o] / (static_cast<float>(a.real_rows) * cols);
+    return (0.0f + a.grad_out[o]) / (static_cast<float>(a.real_rows) * cols);
   }
 }
 
@@ -1087,6 +1109,7 @@ std::int64_t backward_col(const BackwardRow& a, std::int64_t ow, std::int64_t ne
   if (!a.accumulate && wb > next) std::fill(a.grad_in + next * Cs, a.grad_in + wb * Cs, 0.0f);
   const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;
   const float count = static_cast<float>(a.real_rows) * static_cast<float>(we - wb);
+  const FloatDivisor divisor(count);
   for (std::int64_t w = wb; w < we; ++w) {
     float* dst = a.grad_in + w * Cs;
     const VF id = hn::Set(d, static_cast<float>(a.row_id + (w - ws)));
@@ -1094,9 +1117,9 @@ std::int64_t backward_col(const BackwardRow& a, std::int64_t ow, std::int64_t ne
     for (; c + N <= C; c += N) {
       VF val;
       if constexpr (kMax) {
-        val = hn::IfThenElseZero(hn::Eq(LoadArgmax(a.argmax + static_cast<std::size_t>(ow) * C + c), id), hn::LoadU(d, g + c));
+        val = hn::IfThenElseZero(hn::Eq(LoadArgmax(a.argmax + static_cast<std::size_t>(ow) * C + c), id), Upstream(g + c));
       } else {
-        val = hn::Div(hn::LoadU(d, g + c), hn::Set(d, count));
+        val = divisor.divide(Upstream(g + c));
       }
       if (a.accumulate) {
         hn::StoreU(hn::Add(val, hn::LoadU(d, dst + c)), d, dst + c);
@@ -1137,6 +1160,8 @@ void backward_row(const BackwardRow& a) {
     // partial last vector that still fills whole vectors streams from out_part (112x112 planes,
     // 2 threads, pool_backward alone: average 10.2-10.5 -> 5.5-5.7 ms, max 10.6-11.1 -> 7.2-7.5 ms).
     alignas(64) float pair[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+    // The average's share g / count: a multiplication when count is a power of two (same bits).
+    const FloatDivisor count(static_cast<float>(a.real_rows * x.window));
     // Stores n floats of `from` (whole vectors) at `to`, streaming.
     auto stream_out = [&](const float* from, float* to, std::int64_t n) {
       for (std::int64_t i = 0; i < n; i += N) StoreOut(hn::Load(d, from + i), to + i, true);
@@ -1158,10 +1183,10 @@ void backward_row(const BackwardRow& a) {
       const std::int64_t written = lanes * x.window;  // grad_in floats of this vector's windows
       const bool stream = a.stream && written % N == 0;
       float* dst = !whole ? out_part : stream ? pair : a.grad_in + ws;
-      const VF g = hn::LoadU(d, g_at);
+      const VF g = Upstream(g_at);
       if (x.window == 1) {
         const VF value = kMax ? hn::IfThenElseZero(hn::Eq(LoadArgmax(am_at), hn::Set(d, static_cast<float>(a.row_id))), g)
-                              : hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows)));
+                              : count.divide(g);
         hn::StoreU(value, d, dst);
       } else if constexpr (kMax) {
         const VF am = LoadArgmax(am_at);
@@ -1169,7 +1194,7 @@ void backward_row(const BackwardRow& a) {
         const VF odd = hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id + 1))), g);
         hn::StoreInterleaved2(even, odd, d, dst);
       } else {
-        const VF share = hn::Div(g, hn::Set(d, static_cast<float>(a.real_rows * 2)));
+        const VF share = count.divide(g);
         hn::StoreInterleaved2(share, share, d, dst);
       }
       if (stream && dst != a.grad_in + ws) {
@@ -1193,19 +1218,19 @@ void backward_row(const BackwardRow& a) {
       interior(x, x.window, lo, hi);
       for (; ow < lo; ++ow) next = backward_col<kMax>(a, ow, next);
       if (ow < hi && start_of(x, ow) > next) std::fill(a.grad_in + next * Cs, a.grad_in + start_of(x, ow) * Cs, 0.0f);
-      const VF count = hn::Set(d, static_cast<float>(a.real_rows) * static_cast<float>(x.window));
+      const FloatDivisor count(static_cast<float>(a.real_rows) * static_cast<float>(x.window));
       for (; ow < hi; ++ow) {
         float* dst = a.grad_in + start_of(x, ow) * Cs;
         const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;
         for (std::size_t c = 0; c < C; c += N) {
-          const VF gv = hn::LoadU(d, g + c);
+          const VF gv = Upstream(g + c);
           if constexpr (kMax) {
             const VF am = LoadArgmax(a.argmax + static_cast<std::size_t>(ow) * C + c);
             for (std::int64_t kw = 0; kw < x.window; ++kw)
               StoreOut(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(a.row_id + kw))), gv),
                        dst + kw * Cs + static_cast<std::int64_t>(c), a.stream);
           } else {
-            const VF share = hn::Div(gv, count);
+            const VF share = count.divide(gv);
             for (std::int64_t kw = 0; kw < x.window; ++kw) StoreOut(share, dst + kw * Cs + static_cast<std::int64_t>(c), a.stream);
           }
         }

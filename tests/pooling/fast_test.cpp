@@ -401,6 +401,58 @@ TEST(FastKernelsSeparable, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
+// Backward without overlapping windows writes each gradient once, so it must have the
+// reference's bits: an upstream -0 gives +0 (the reference adds into zeros, as TensorFlow does),
+// and the average divides by power-of-two counts with an exact multiplication by the reciprocal
+// (2x2 windows: 4 cells, 2 at a 'same' edge), subnormal and huge gradients included. Every
+// backward path: channels_first rows (70 cols), short rows (26: transposed), small planes (4x4:
+// plane kernels), channels_last, global pooling; every dispatch target.
+TEST(FastKernelsBackward, NegativeZeroAndPowerOfTwoCountsGiveTheReferenceBits) {
+  const float specials[] = {1e-45f, -3e-39f, 1.17549435e-38f, 3.4028235e38f, -2.5e38f, 0.1f, -0.0f, -0.0f};
+  std::mt19937 rng(777u);
+  const struct {
+    std::vector<std::int64_t> spatial;
+    std::int64_t channels;
+    DataFormat format;
+  } layouts[] = {{{6, 70}, 32, DataFormat::kChannelsFirst},
+                 {{7, 70}, 32, DataFormat::kChannelsFirst},
+                 {{6, 26}, 32, DataFormat::kChannelsFirst},
+                 {{4, 4}, 32, DataFormat::kChannelsFirst},
+                 {{7, 10}, 32, DataFormat::kChannelsLast},
+                 {{5, 9}, 37, DataFormat::kChannelsLast}};  // scalar tails and clipped edges
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const auto& layout : layouts)
+      for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
+        for (const bool global : {false, true}) {
+          const Shape shape = make_shape(2, layout.spatial, layout.channels, layout.format);
+          const PoolSpec spec = global ? testing::global_spec(op, 2, layout.format)
+                                       : pool_spec(op, 2, false, {2, 2}, {2, 2}, Padding::kSame, layout.format);
+          const PoolPlan plan = plan_pooling(spec, shape);
+          Tensor upstream(plan.output_shape);
+          for (float& v : upstream.values()) v = specials[rng() % std::size(specials)] * static_cast<float>(1 + rng() % 2);
+          const Tensor x = testing::random_distinct_tensor(shape, 5);
+          const Tensor ref = pool_backward(plan, x, upstream, PoolBackend::kReference);
+          const Tensor fast = pool_backward(plan, x, upstream, PoolBackend::kFast);
+          std::vector<Tensor> results{fast};
+          if (op == PoolOp::kMax && !global) {  // the training pair too
+            std::vector<std::uint8_t> argmax(static_cast<std::size_t>(plan.output_shape.elements()) * argmax_bytes(plan));
+            Tensor y(plan.output_shape), g(shape);
+            pool_forward_argmax(plan, x.data(), y.data(), argmax.data(), PoolBackend::kFast);
+            pool_backward_argmax(plan, argmax.data(), upstream.data(), g.data(), PoolBackend::kFast);
+            results.push_back(g);
+          }
+          for (const Tensor& r : results)
+            for (std::int64_t i = 0; i < ref.size(); ++i)
+              ASSERT_TRUE(same_bits(r[i], ref[i]))
+                  << to_string(op) << (global ? " global " : " ") << shape.to_string() << " "
+                  << to_string(layout.format) << " target " << hwy::TargetName(target) << " grad_input[" << i
+                  << "] fast " << r[i] << " reference " << ref[i];
+        }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first backward of 2-wide tiling windows streams every whole line of a grad_input row,
 // the row's partial last vector too when its grad_input fills whole vectors: 112 cols leave 8
 // outputs past the last whole vector of 16 (AVX-512), 24 and 48 cols leave 4 past 8 (AVX2). (A

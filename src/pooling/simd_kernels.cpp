@@ -361,6 +361,40 @@ HWY_INLINE void StorePartial(VF v, std::int64_t lanes, float* p) {
   hn::BlendedStore(v, hn::FirstN(d, static_cast<std::size_t>(lanes)), d, p);
 }
 
+// What both stride-2 channels_first loops below set up for a row: its window rows (copied out of
+// the ForwardRow for up to kRows rows, so that they stay in registers: 1D 2/2 ran 4.1 ms reading
+// them through `a`, 3.4 ms so), whether the last pair's odd cell is in the window, the end of the
+// whole vectors of outputs whose loads stay in the input, and whether to stream.
+template <int kPairs, int kRows>
+struct Stride2Rows {
+  Stride2Rows(const ForwardRow& a, std::int64_t ow, std::int64_t hi)
+      : nrows(kRows > 0 ? static_cast<std::size_t>(kRows) : a.nrows), odd_last(2 * kPairs - 1 < a.cols.window),
+        list_(a.rows) {
+    const auto N = static_cast<std::int64_t>(hn::Lanes(DF()));
+    for (std::size_t r = 0; r < nrows && r < 4; ++r) local_[r] = a.rows[r];
+    // The last vector may read past the end of the input: it is checked apart.
+    end = hi - (hi - ow) % N;
+    if (end > ow && !whole_vectors_readable(a, end - N)) end -= N;
+    // Non-temporal stores only where the row's outputs are whole aligned vectors: rows that leave
+    // a line to plain stores ran slower streamed (112x112 planes: 7.0-7.5 -> 7.5-7.6 ms), whole
+    // ones faster (1D (64,64,4096): 4.3-4.9 -> 3.7-4.2 ms; 3 interleaved rounds of poolnet-bench).
+    stream = a.stream && a.cols.out % N == 0 &&
+             reinterpret_cast<std::uintptr_t>(a.out) % (static_cast<std::size_t>(N) * sizeof(float)) == 0;
+  }
+  Stride2Rows(const Stride2Rows&) = delete;
+  Stride2Rows& operator=(const Stride2Rows&) = delete;
+  const float* const* rows() const { return kRows > 0 ? local_ : list_; }
+
+  std::size_t nrows;
+  bool odd_last;
+  std::int64_t end = 0;
+  bool stream = false;
+
+ private:
+  const float* local_[4] = {};
+  const float* const* list_;
+};
+
 // channels_first without argmax, stride 2, window of kPairs * 2 - 1 or kPairs * 2 cols: whole
 // vectors of outputs from `ow` on, in a loop with nothing but loads, deinterleaves and MAXPS (the
 // generic loop below, with a branch per cell and NaN kept per lane, ran 1D (64,64,4096) 2/2 at
@@ -371,31 +405,20 @@ template <int kPairs, int kRows>
 bool max_row_channels_first_stride2(const ForwardRow& a, std::int64_t& ow_io, std::int64_t hi) {
   const DF d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool odd_last = 2 * kPairs - 1 < a.cols.window;  // the last pair's odd cell is in the window
-  const std::size_t nrows = kRows > 0 ? static_cast<std::size_t>(kRows) : a.nrows;
-  const float* rows[4] = {};
-  for (std::size_t r = 0; r < nrows && r < 4; ++r) rows[r] = a.rows[r];
-  const float* const* row_list = kRows > 0 ? rows : a.rows;
+  const Stride2Rows<kPairs, kRows> s(a, ow_io, hi);
+  const float* const* row_list = s.rows();
   float* out = a.out;
   std::int64_t ow = ow_io;
-  // The last vector may read past the end of the input: it is checked apart.
-  std::int64_t end = hi - (hi - ow) % N;
-  if (end > ow && !whole_vectors_readable(a, end - N)) end -= N;
-  // Non-temporal stores only where the row's outputs are whole aligned vectors: rows that leave a
-  // line to plain stores ran slower streamed (112x112 planes: 7.0-7.5 -> 7.5-7.6 ms), whole ones
-  // faster (1D (64,64,4096): 4.3-4.9 -> 3.7-4.2 ms; 3 interleaved rounds of poolnet-bench).
-  const bool stream = a.stream && a.cols.out % N == 0 &&
-                      reinterpret_cast<std::uintptr_t>(out) % (static_cast<std::size_t>(N) * sizeof(float)) == 0;
   VF probe = hn::Zero(d);
-  for (std::int64_t ws = start_of(a.cols, ow); ow < end; ow += N, ws += 2 * N) {
+  for (std::int64_t ws = start_of(a.cols, ow); ow < s.end; ow += N, ws += 2 * N) {
     VF acc;
-    for (std::size_t r = 0; r < nrows; ++r) {
+    for (std::size_t r = 0; r < s.nrows; ++r) {
       const float* base = row_list[r] + ws;
       for (int pair = 0; pair < kPairs; ++pair) {
         VF even, odd;
         hn::LoadInterleaved2(d, base + 2 * pair, even, odd);
         acc = (r == 0 && pair == 0) ? even : MaxFirst(even, acc);
-        if (pair + 1 < kPairs || odd_last) {
+        if (pair + 1 < kPairs || s.odd_last) {
           acc = MaxFirst(odd, acc);
           probe = hn::Add(probe, hn::Add(even, odd));  // one add on the chain per load
         } else {
@@ -403,7 +426,7 @@ bool max_row_channels_first_stride2(const ForwardRow& a, std::int64_t& ow_io, st
         }
       }
     }
-    StoreOut(acc, out + ow, stream);
+    StoreOut(acc, out + ow, s.stream);
   }
   ow_io = ow;
   return AllFinite(probe);
@@ -540,33 +563,26 @@ void average_row_channels_first_stride2(const ForwardRow& a, const Divisor& coun
                                         std::int64_t hi) {
   const DF d;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
-  const bool odd_last = 2 * kPairs - 1 < a.cols.window;
-  const std::size_t nrows = kRows > 0 ? static_cast<std::size_t>(kRows) : a.nrows;
-  const float* rows[4] = {};
-  for (std::size_t r = 0; r < nrows && r < 4; ++r) rows[r] = a.rows[r];
-  const float* const* row_list = kRows > 0 ? rows : a.rows;
+  const Stride2Rows<kPairs, kRows> s(a, ow_io, hi);
+  const float* const* row_list = s.rows();
   float* out = a.out;
   std::int64_t ow = ow_io;
-  std::int64_t end = hi - (hi - ow) % N;
-  if (end > ow && !whole_vectors_readable(a, end - N)) end -= N;
-  const bool stream = a.stream && a.cols.out % N == 0 &&
-                      reinterpret_cast<std::uintptr_t>(out) % (static_cast<std::size_t>(N) * sizeof(float)) == 0;
-  for (std::int64_t ws = start_of(a.cols, ow); ow < end; ow += N, ws += 2 * N) {
+  for (std::int64_t ws = start_of(a.cols, ow); ow < s.end; ow += N, ws += 2 * N) {
     auto mean = [&](auto sum) {
-      for (std::size_t r = 0; r < nrows; ++r) {
+      for (std::size_t r = 0; r < s.nrows; ++r) {
         const float* base = row_list[r] + ws;
         for (int pair = 0; pair < kPairs; ++pair) {
           VF even, odd;
           hn::LoadInterleaved2(d, base + 2 * pair, even, odd);
           sum.add(even);
-          if (pair + 1 < kPairs || odd_last) sum.add(odd);
+          if (pair + 1 < kPairs || s.odd_last) sum.add(odd);
         }
       }
       return sum.mean(count);
     };
     VF m = mean(FloatSum::zero());
     if (!AllFinite(m)) m = KeepFinite(m, mean(DoubleSum::zero()));
-    StoreOut(m, out + ow, stream);
+    StoreOut(m, out + ow, s.stream);
   }
   ow_io = ow;
 }

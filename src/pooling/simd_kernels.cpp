@@ -89,7 +89,7 @@ HWY_INLINE hn::Vec<DTo> DemoteExact(DTo d, V v) {
 
 // A window's cell count as a divisor. Dividing by a power of two is exact, and so is multiplying
 // by its reciprocal: those counts (2x2, 2, 2x2x2 windows) skip the slow vector division (several
-// times the cost of the rest of an average on AVX-512) with the same bits.
+// times the cost of the rest of an average, forward or backward, on AVX-512) with the same bits.
 struct Divisor {
   double count, reciprocal;
   float count_f, reciprocal_f;
@@ -99,23 +99,11 @@ struct Divisor {
     int exponent = 0;
     power_of_two = n > 0 && std::frexp(n, &exponent) == 0.5;
   }
-};
-
-// Division by a float count as one vector multiplication when the count is a power of two (its
-// reciprocal is exact, so the product has the quotient's bits), else a vector division (several
-// times the cost of the rest of an average's backward on AVX-512).
-struct FloatDivisor {
-  explicit FloatDivisor(float n) : count(n) {
-    int exponent = 0;
-    exact_reciprocal = n > 0.0f && std::frexp(n, &exponent) == 0.5f;
-    reciprocal = 1.0f / n;
-  }
+  // v / count in float, rounded once.
   HWY_INLINE VF divide(VF v) const {
     const DF d;
-    return exact_reciprocal ? hn::Mul(v, hn::Set(d, reciprocal)) : hn::Div(v, hn::Set(d, count));
+    return power_of_two ? hn::Mul(v, hn::Set(d, reciprocal_f)) : hn::Div(v, hn::Set(d, count_f));
   }
-  float count, reciprocal;
-  bool exact_reciprocal;
 };
 
 // Averages sum in float32, lane by lane in window order, as TensorFlow does (one add per float
@@ -127,10 +115,7 @@ struct FloatDivisor {
 struct FloatSum {
   VF s;
   HWY_INLINE void add(VF v) { s = hn::Add(s, v); }
-  HWY_INLINE VF mean(const Divisor& n) const {
-    const DF d;
-    return n.power_of_two ? hn::Mul(s, hn::Set(d, n.reciprocal_f)) : hn::Div(s, hn::Set(d, n.count_f));
-  }
+  HWY_INLINE VF mean(const Divisor& n) const { return n.divide(s); }
   HWY_INLINE VF mean_by(VF count) const { return hn::Div(s, count); }
   static HWY_INLINE FloatSum zero() { return FloatSum{hn::Zero(DF())}; }
 };
@@ -1125,7 +1110,7 @@ std::int64_t backward_col(const BackwardRow& a, std::int64_t ow, std::int64_t ne
   if (!a.accumulate && wb > next) std::fill(a.grad_in + next * Cs, a.grad_in + wb * Cs, 0.0f);
   const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;
   const float count = static_cast<float>(a.real_rows) * static_cast<float>(we - wb);
-  const FloatDivisor divisor(count);
+  const Divisor divisor(count);
   for (std::int64_t w = wb; w < we; ++w) {
     float* dst = a.grad_in + w * Cs;
     const VF id = hn::Set(d, static_cast<float>(a.row_id + (w - ws)));
@@ -1177,7 +1162,7 @@ void backward_row(const BackwardRow& a) {
     // 2 threads, pool_backward alone: average 10.2-10.5 -> 5.5-5.7 ms, max 10.6-11.1 -> 7.2-7.5 ms).
     alignas(64) float pair[2 * HWY_MAX_BYTES / sizeof(float)] = {};
     // The average's share g / count: a multiplication when count is a power of two (same bits).
-    const FloatDivisor count(static_cast<float>(a.real_rows * x.window));
+    const Divisor count(static_cast<double>(a.real_rows * x.window));
     // Stores n floats of `from` (whole vectors) at `to`, streaming.
     auto stream_out = [&](const float* from, float* to, std::int64_t n) {
       for (std::int64_t i = 0; i < n; i += N) StoreOut(hn::Load(d, from + i), to + i, true);
@@ -1234,7 +1219,7 @@ void backward_row(const BackwardRow& a) {
       interior(x, x.window, lo, hi);
       for (; ow < lo; ++ow) next = backward_col<kMax>(a, ow, next);
       if (ow < hi && start_of(x, ow) > next) std::fill(a.grad_in + next * Cs, a.grad_in + start_of(x, ow) * Cs, 0.0f);
-      const FloatDivisor count(static_cast<float>(a.real_rows) * static_cast<float>(x.window));
+      const Divisor count(static_cast<double>(a.real_rows) * static_cast<double>(x.window));
       for (; ow < hi; ++ow) {
         float* dst = a.grad_in + start_of(x, ow) * Cs;
         const float* g = a.grad_out + static_cast<std::size_t>(ow) * C;

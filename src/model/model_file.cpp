@@ -146,8 +146,7 @@ Sequential read_model_bytes(std::string_view bytes, const std::string& path, Tra
       !header["data_bytes"].is_number_unsigned()) {
     throw fail("header lacks \"model\", \"weights\" or \"data_bytes\"");
   }
-  if (header.value("dtype", std::string()) != "float32" ||
-      header.value("byte_order", std::string()) != "little") {
+  if (header.value("dtype", Json()) != "float32" || header.value("byte_order", Json()) != "little") {
     throw fail("only float32 little-endian weights are supported");
   }
   const std::size_t data_start = kPreamble + header_bytes;

@@ -539,10 +539,13 @@ nlohmann::json Sequential::to_json() const {
 
 Sequential Sequential::from_json(const nlohmann::json& model) {
   if (!model.is_object()) throw ArgumentError("model JSON: expected an object, got " + model.dump().substr(0, 60));
-  const std::string class_name = model.value("class_name", std::string());
+  // Read as JSON, not as a string: a class_name of another type is an error to report, and
+  // value<std::string> would throw the JSON library's type_error instead.
+  const Json class_name = model.value("class_name", Json());
   if (class_name != "Sequential") {
-    throw ArgumentError("model JSON: only Sequential models are supported, got class_name '" +
-                        class_name + "'");
+    throw ArgumentError("model JSON: only Sequential models are supported, got class_name " +
+                        (class_name.is_string() ? "'" + class_name.get<std::string>() + "'"
+                                                : class_name.dump().substr(0, 60)));
   }
   if (!model.contains("config") || !model["config"].is_object()) {
     throw ArgumentError("model JSON: missing the \"config\" object");
@@ -639,10 +642,17 @@ Sequential Sequential::from_json(const nlohmann::json& model) {
       loss = make_loss(l.get<std::string>());
     } else if (l.is_object()) {
       const Json lc = l.value("config", l);
+      const Json loss_class = l.value("class_name", Json());
+      const Json config_name = lc.is_object() ? lc.value("name", Json("?")) : Json();
+      const Json from_logits = lc.is_object() ? lc.value("from_logits", Json(false)) : Json();
+      if ((!loss_class.is_null() && !loss_class.is_string()) || (loss_class.is_null() && !config_name.is_string()) ||
+          !from_logits.is_boolean()) {
+        throw ArgumentError("model JSON: compile_config.loss needs a string class_name (or config.name) and a "
+                            "boolean config.from_logits, got " + l.dump().substr(0, 120));
+      }
       const std::string loss_name =
-          l.contains("class_name") ? loss_class_to_name(l["class_name"].get<std::string>())
-                                   : lc.value("name", std::string("?"));
-      loss = make_loss(loss_name, lc.value("from_logits", false));
+          loss_class.is_string() ? loss_class_to_name(loss_class.get<std::string>()) : config_name.get<std::string>();
+      loss = make_loss(loss_name, from_logits.get<bool>());
     } else {
       throw ArgumentError("model JSON: compile_config.loss must be a name or an object, got " + l.dump());
     }

@@ -331,6 +331,31 @@ TEST(ModelJson, UnknownLayerTypesAndKeysAreNamed) {
                ArgumentError);
 }
 
+// Keys of the wrong JSON type are refused with the library's own error, never with the JSON
+// library's type_error (which callers do not catch: the fuzzer found a class_name object).
+TEST(ModelJson, KeysOfTheWrongTypeAreRefusedWithAMessage) {
+  try {
+    Sequential::from_json(nlohmann::json::parse(R"({"class_name": {"name": "tiny"}, "config": {}})"));
+    FAIL();
+  } catch (const ArgumentError& e) {
+    EXPECT_TRUE(contains(e.what(), "only Sequential models")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "tiny")) << e.what();
+  }
+  const std::string layers = R"("layers": [{"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}},
+      {"class_name": "Dense", "config": {"units": 2}}])";
+  for (const std::string loss : {R"({"class_name": 3})", R"({"config": {"name": ["x"]}})",
+                                 R"({"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": "no"}})"}) {
+    SCOPED_TRACE(loss);
+    try {
+      Sequential::from_json(nlohmann::json::parse(R"({"class_name": "Sequential", "config": {)" + layers +
+                                                  R"(}, "compile_config": {"loss": )" + loss + "}}"));
+      FAIL();
+    } catch (const ArgumentError& e) {
+      EXPECT_TRUE(contains(e.what(), "compile_config.loss")) << e.what();
+    }
+  }
+}
+
 TEST(ModelJson, MalformedJsonFileNamesThePosition) {
   TempDir dir;
   const std::string path = dir.path("bad.json");

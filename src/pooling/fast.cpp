@@ -424,6 +424,67 @@ void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
   }
 }
 
+// channels_first 2x2/2 (2D) or 2x2x2/2 (3D) without padding, on rows long enough for whole
+// vectors of outputs: simd::forward_pair_windows_max and _average run down the output rows of
+// a task in one loop, with none of the row kernels' per-row setup (window rows, geometry, the
+// partial last vector through the generic loop). Tasks are runs of output rows, split at the
+// depth slices (od) where the input rows stop being evenly spaced.
+bool pair_windows_apply(const View& v, std::size_t lanes) {
+  auto pairs = [](const AxisGeometry& a) { return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in; };
+  const AxisGeometry& D = v.axes[0];
+  return v.channels == 1 && (D.in == 1 ? D.window == 1 : pairs(D)) && pairs(v.axes[1]) && pairs(v.axes[2]) &&
+         v.axes[2].out >= static_cast<std::int64_t>(lanes);
+}
+
+void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, const float* input, float* output,
+                          std::uint8_t* argmax) {
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  simd::PairWindows base{};
+  base.nrows = 0;
+  for (std::int64_t kd = 0; kd < D.window; ++kd) {
+    for (std::int64_t kh = 0; kh < H.window; ++kh) base.offsets[base.nrows++] = (kd * H.in + kh) * W.in;
+  }
+  base.row_step = H.stride * W.in;
+  base.cols_out = static_cast<std::size_t>(W.out);
+  base.end = input + v.images * v.in_image;
+  const std::int64_t rows = v.images * D.out * H.out, out_row = W.out;
+  base.stream = v.images * v.out_image * 4 >= stream_bytes.load();
+  // Tasks of about 16 KiB of output, a multiple of `lanes` rows: a task's output then starts
+  // where its first row's output would if the rows were whole vectors (the kernel streams rows
+  // that are not in groups that are).
+  const auto step = static_cast<std::int64_t>(lanes);
+  const std::int64_t task_rows = step * std::max<std::int64_t>(1, 4096 / (step * out_row));
+  const std::int64_t tasks = (rows + task_rows - 1) / task_rows;
+#pragma omp parallel if (parallel_worth(v))
+  {
+#pragma omp for schedule(static) nowait
+    for (std::int64_t t = 0; t < tasks; ++t) {
+      const std::int64_t end = std::min(rows, (t + 1) * task_rows);
+      // Runs of rows within one depth slice: the input rows are evenly spaced there.
+      for (std::int64_t begin = t * task_rows; begin < end;) {
+        const std::int64_t slice = begin / H.out, oh = begin % H.out;
+        const std::int64_t stop = std::min(end, (slice + 1) * H.out);
+        simd::PairWindows a = base;
+        const std::int64_t image = slice / D.out, od = slice % D.out;
+        a.in = input + image * v.in_image + (od * D.stride * H.in + oh * H.stride) * W.in;
+        a.rows = static_cast<std::size_t>(stop - begin);
+        a.out = output + begin * out_row;
+        a.argmax = argmax ? argmax + begin * out_row : nullptr;
+        if (is_max) {
+          simd::forward_pair_windows_max(a);
+        } else {
+          simd::forward_pair_windows_average(a);
+        }
+        begin = stop;
+      }
+    }
+    if (base.stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
+  }
+}
+
 // One output row (task = (image, od, oh)) of a windowed forward through the row kernels, into
 // `out` (and `argmax`, optional): the task's W.out * channels outputs.
 void forward_output_row(const View& v, bool is_max, const float* input, std::int64_t task, float* out,
@@ -582,6 +643,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const std::size_t lanes = simd::lanes();
   if (plane_pairs_apply(v, lanes)) {
     plane_pairs_forward(plan, v, lanes, input, output, argmax);
+    return;
+  }
+  if (pair_windows_apply(v, lanes)) {
+    pair_windows_forward(plan, v, lanes, input, output, argmax);
     return;
   }
   if (separable_applies(plan, v, argmax, lanes)) {

@@ -7,9 +7,11 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include "pooling/simd_kernels.hpp"
@@ -892,6 +894,190 @@ void StreamCopy(const float* from, float* to, std::size_t n) {
   for (std::size_t i = 0; i < n; i += hn::Lanes(d)) hn::Stream(hn::LoadU(d, from + i), d, to + i);
 }
 
+// ---- 2x2/2 windows along long channels_first rows (simd::PairWindows) ----------------------
+
+// The even and odd cells of cols [0, 2 * lanes) from p: lanes past `lanes` hold whatever follows
+// (the next row) while that is before `end`, else zeros (the last row of the input).
+HWY_INLINE void LoadPairs(const float* p, std::size_t lanes, const float* end, VF& even, VF& odd) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  if (p + 2 * N <= end) {
+    hn::LoadInterleaved2(d, p, even, odd);
+    return;
+  }
+  alignas(64) float cells[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+  std::copy(p, p + 2 * lanes, cells);
+  hn::LoadInterleaved2(d, cells, even, odd);
+}
+
+// One output row, exactly (first maximum, NaN propagated, argmax kept when asked).
+template <std::size_t kRows>
+void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* out, std::uint8_t* argmax) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  for (std::size_t c = 0; c < a.cols_out; c += N) {
+    const std::size_t lanes = std::min(N, a.cols_out - c);
+    VF acc = hn::Zero(d), idx = hn::Zero(d);
+    for (std::size_t r = 0; r < nrows; ++r) {
+      VF even, odd;
+      LoadPairs(base + a.offsets[r] + 2 * c, lanes, a.end, even, odd);
+      if (r == 0) {
+        acc = even;
+      } else {
+        const auto take = Takes(even, acc);
+        acc = hn::IfThenElse(take, even, acc);
+        idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(2 * r)), idx);
+      }
+      const auto take = Takes(odd, acc);
+      acc = hn::IfThenElse(take, odd, acc);
+      idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(2 * r + 1)), idx);
+    }
+    StorePartial(Canonical(d, acc), static_cast<std::int64_t>(lanes), out + c);
+    if (argmax) {
+      alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
+      StoreArgmax(idx, lanes == N ? argmax + c : indices);
+      if (lanes < N) std::copy(indices, indices + lanes, argmax + c);
+    }
+  }
+}
+
+// One output row without argmax: loads, deinterleaves and MAXPS only (MaxFirst keeps the first
+// maximum); NaN is only detected, by a sum of the cells (lanes past the row included), and the
+// row is then redone exactly. The whole vectors run in a loop with nothing else: the loads miss
+// to memory, and the fewer instructions between them, the more of them the core keeps in flight.
+template <std::size_t kRows>
+void pair_windows_max_row(const PairWindows& a, const float* base, float* out, bool stream) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const float* rows[4];
+  for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
+  VF probe = hn::Zero(d);
+  auto window_max = [&](std::size_t c, std::size_t lanes) {
+    VF acc = hn::Zero(d), sum = hn::Zero(d);
+    for (std::size_t r = 0; r < nrows; ++r) {
+      VF even, odd;
+      if (lanes == N) {
+        hn::LoadInterleaved2(d, rows[r] + 2 * c, even, odd);
+      } else {
+        LoadPairs(rows[r] + 2 * c, lanes, a.end, even, odd);
+      }
+      acc = r == 0 ? MaxFirst(odd, even) : MaxFirst(odd, MaxFirst(even, acc));
+      sum = r == 0 ? hn::Add(even, odd) : hn::Add(sum, hn::Add(even, odd));
+    }
+    probe = hn::Add(probe, sum);  // one add per vector on the loop-carried chain
+    return acc;
+  };
+  std::size_t c = 0;
+  for (; c + N <= a.cols_out; c += N) StoreOut(window_max(c, N), out + c, stream);
+  if (c < a.cols_out) {
+    const std::size_t lanes = a.cols_out - c;
+    StorePartial(window_max(c, lanes), static_cast<std::int64_t>(lanes), out + c);
+  }
+  if (!AllFinite(probe)) pair_windows_max_row_exact<kRows>(a, base, out, nullptr);
+}
+
+// The output rows of a PairWindows, one `row(i, base, out, stream)` call each (output row i, its
+// window's first row `base`, where its outputs go). Streamed rows that
+// are not whole vectors (112x112 planes: 56 outputs) are computed in groups of rows that are,
+// into L1, and go out in whole aligned lines.
+template <class Row>
+HWY_INLINE void pair_windows_rows(const PairWindows& a, const Row& row) {
+  const std::size_t N = hn::Lanes(DF());
+  constexpr std::size_t kStagedFloats = 2048;
+  const std::size_t group = N / std::gcd(a.cols_out, N);
+  const bool staging = a.stream && group > 1 && group * a.cols_out <= kStagedFloats;
+  alignas(64) float staged[kStagedFloats];
+  for (std::size_t i = 0; i < a.rows;) {
+    const float* base = a.in + static_cast<std::int64_t>(i) * a.row_step;
+    float* out = a.out + i * a.cols_out;
+    if (staging && i + group <= a.rows && reinterpret_cast<std::uintptr_t>(out) % (N * sizeof(float)) == 0) {
+      for (std::size_t k = 0; k < group; ++k) {
+        row(i + k, base + static_cast<std::int64_t>(k) * a.row_step, staged + k * a.cols_out, false);
+      }
+      StreamCopy(staged, out, group * a.cols_out);
+      i += group;
+    } else {
+      row(i, base, out, a.stream && group == 1);
+      ++i;
+    }
+  }
+}
+
+template <std::size_t kRows>
+void pair_windows_max(const PairWindows& a) {
+  if (a.argmax) {
+    pair_windows_rows(a, [&](std::size_t i, const float* base, float* out, bool) {
+      pair_windows_max_row_exact<kRows>(a, base, out, a.argmax + i * a.cols_out);
+    });
+  } else {
+    pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
+      pair_windows_max_row<kRows>(a, base, out, stream);
+    });
+  }
+}
+
+void ForwardPairWindowsMax(const PairWindows& a) {
+  switch (a.nrows) {
+    case 1: return pair_windows_max<1>(a);
+    case 2: return pair_windows_max<2>(a);
+    default: return pair_windows_max<0>(a);
+  }
+}
+
+// Average: ((0 + a) + b) + c ... in window order, as the reference adds; a non-finite float mean
+// is redone in double.
+template <std::size_t kRows>
+void pair_windows_average_row(const PairWindows& a, const float* base, float* out, bool stream) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const Divisor count(static_cast<double>(2 * nrows));
+  const float* rows[4];
+  for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
+  for (std::size_t c = 0; c < a.cols_out; c += N) {
+    const std::size_t lanes = std::min(N, a.cols_out - c);
+    VF even[4], odd[4];
+    FloatSum sum = FloatSum::zero();
+    for (std::size_t r = 0; r < nrows; ++r) {
+      if (lanes == N) {
+        hn::LoadInterleaved2(d, rows[r] + 2 * c, even[r], odd[r]);
+      } else {
+        LoadPairs(rows[r] + 2 * c, lanes, a.end, even[r], odd[r]);
+      }
+      sum.add(even[r]);
+      sum.add(odd[r]);
+    }
+    VF mean = sum.mean(count);
+    if (!AllFinite(mean)) {
+      DoubleSum exact = DoubleSum::zero();
+      for (std::size_t r = 0; r < nrows; ++r) {
+        exact.add(even[r]);
+        exact.add(odd[r]);
+      }
+      mean = KeepFinite(mean, exact.mean(count));
+    }
+    if (lanes == N) {
+      StoreOut(mean, out + c, stream);
+    } else {
+      StorePartial(mean, static_cast<std::int64_t>(lanes), out + c);
+    }
+  }
+}
+
+template <std::size_t kRows>
+void pair_windows_average(const PairWindows& a) {
+  pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
+    pair_windows_average_row<kRows>(a, base, out, stream);
+  });
+}
+
+void ForwardPairWindowsAverage(const PairWindows& a) {
+  switch (a.nrows) {
+    case 1: return pair_windows_average<1>(a);
+    case 2: return pair_windows_average<2>(a);
+    default: return pair_windows_average<0>(a);
+  }
+}
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1485,6 +1671,8 @@ HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
 HWY_EXPORT(ForwardPlanePairsMax);
 HWY_EXPORT(ForwardPlanePairsAverage);
+HWY_EXPORT(ForwardPairWindowsMax);
+HWY_EXPORT(ForwardPairWindowsAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
@@ -1538,6 +1726,8 @@ void forward_plane_pairs_average(const float* plane, std::size_t rows_out, std::
                                  float* pair_sum, float* pair_cells) {
   HWY_DYNAMIC_DISPATCH(ForwardPlanePairsAverage)(plane, rows_out, cols_in, out, pair_sum, pair_cells);
 }
+void forward_pair_windows_max(const PairWindows& args) { HWY_DYNAMIC_DISPATCH(ForwardPairWindowsMax)(args); }
+void forward_pair_windows_average(const PairWindows& args) { HWY_DYNAMIC_DISPATCH(ForwardPairWindowsAverage)(args); }
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);
 }

@@ -73,6 +73,26 @@ inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in
   return rows_out * cols_in + 2 * lanes;
 }
 
+// Pooling 2 (or 1) x 2 x 2 with stride equal to the window and no padding (2x2/2 'valid', the
+// most common pooling there is) of channels_first planes whose rows are long enough for vectors
+// along the cols: `rows` output rows, each from the window rows at offsets[0 .. nrows) (window
+// order, all real) floats from its base, the bases `row_step` floats apart from `in` on; output
+// row i is out[i * cols_out ..]. A tight loop per output row: one deinterleaving load per window
+// row and vector of outputs, no per-row setup in the driver. Reads nothing at or past `end`.
+struct PairWindows {
+  const float* in;
+  std::int64_t offsets[4];
+  std::size_t nrows;  // 1, 2 or 4
+  std::int64_t row_step;
+  std::size_t rows, cols_out;
+  const float* end;
+  float* out;
+  std::uint8_t* argmax;  // max only, optional
+  bool stream = false;   // non-temporal stores of whole aligned vectors, fenced by the caller
+};
+void forward_pair_windows_max(const PairWindows& args);
+void forward_pair_windows_average(const PairWindows& args);
+
 // Separable max pooling (no argmax) of channels_first planes pooled with stride 2 along an even
 // number of cols. Pass 1, cols_max_stride2: every input row of a slice to the maxima along the
 // cols of its outputs' windows (half_cols = cols_in / 2 values per row, of which the first

@@ -401,6 +401,63 @@ TEST(FastKernelsSeparable, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
+// channels_first 2x2/2 and 2x2x2/2 without padding on rows of at least a vector of outputs
+// (simd::forward_pair_windows_*): odd rows, cols and depths (the last one unused), a last
+// partial vector at the end of the input (loaded through a copy), streamed and plain outputs
+// (rows of 35 outputs stream in groups through L1), with and without argmax, every target.
+TEST(FastKernelsPairWindows, MatchTheReference) {
+  std::mt19937 rng(2718u);
+  const std::vector<std::vector<std::int64_t>> planes = {{6, 32}, {5, 70}, {4, 113}, {2, 40},
+                                                         {4, 5, 56}, {5, 4, 41}, {2, 2, 64}};
+  const float big = 3.0e38f;  // four of them overflow a float sum, not the reference's double one
+  const std::int64_t saved = fast::set_stream_threshold(0);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const bool stream : {true, false}) {
+      fast::set_stream_threshold(stream ? 0 : saved);
+      for (const auto& spatial : planes)
+        for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
+          for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+            const int rank = static_cast<int>(spatial.size());
+            const std::vector<std::int64_t> two(spatial.size(), 2);
+            const RandomCase c{pool_spec(op, rank, false, two, two, padding, DataFormat::kChannelsFirst),
+                               make_shape(2, spatial, 3, DataFormat::kChannelsFirst)};
+            const std::string what = describe(c) + " target " + hwy::TargetName(target) + (stream ? " streamed" : "");
+            SCOPED_TRACE(what);
+            const PoolPlan plan = plan_pooling(c.spec, c.shape);
+            for (int repeat = 0; repeat < 3; ++repeat) ASSERT_TRUE(check_case(c, plan, rng, 50u + static_cast<std::uint32_t>(repeat)));
+            auto forward_matches = [&](const Tensor& x, const std::string& input) {
+              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+              for (std::int64_t i = 0; i < ref.size(); ++i) {
+                ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
+                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+              }
+            };
+            Tensor x(c.shape);
+            for (float& v : x.values()) v = -0.0f;  // max: the first -0 of each window, not a later +0
+            x[x.size() / 2] = 0.0f;
+            forward_matches(x, "zeros");
+            for (float& v : x.values()) v = -std::numeric_limits<float>::infinity();
+            x[1] = std::numeric_limits<float>::infinity();
+            forward_matches(x, "inf and -inf");
+            for (float& v : x.values()) v = big;
+            x[x.size() - 1] = -big;
+            forward_matches(x, "overflowing sums");
+            for (const std::int64_t at : {std::int64_t{0}, x.size() / 3, x.size() - 1}) {
+              Tensor y = random_input(c.shape, rng);
+              for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+              y[at] = -std::numeric_limits<float>::quiet_NaN();
+              forward_matches(y, "NaN at " + std::to_string(at));
+            }
+            if (::testing::Test::HasFatalFailure()) return;
+          }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  fast::set_stream_threshold(saved);
+}
+
 // Backward without overlapping windows writes each gradient once, so it must have the
 // reference's bits: an upstream -0 gives +0 (the reference adds into zeros, as TensorFlow does),
 // and the average divides by power-of-two counts with an exact multiplication by the reciprocal

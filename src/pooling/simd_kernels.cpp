@@ -60,6 +60,10 @@ HWY_INLINE void StoreOut(VF v, float* p, bool stream) {
   }
 }
 HWY_INLINE VF Canonical(DF d, VF acc) { return hn::IfThenElse(hn::IsNaN(acc), hn::Set(d, kNaN), acc); }
+// An upstream gradient as the reference adds it into its zeroed grad_input: 0 + g, so that a -0
+// gradient gives +0 (as TensorFlow's grad kernels, which also add into zeros), in kernels that
+// store a cell's gradient without adding.
+HWY_INLINE VF Upstream(const float* g) { return hn::Add(hn::Zero(DF()), hn::LoadU(DF(), g)); }
 
 HWY_INLINE void StoreArgmax(VF idx, std::uint8_t* p) {
   const DI di;
@@ -1078,6 +1082,73 @@ void ForwardPairWindowsAverage(const PairWindows& a) {
   }
 }
 
+// Backward (simd::PairWindowsBackward): per vector of outputs, the upstream gradient (and argmax)
+// is loaded once for all window rows; each row's two cells per output interleave in L1 and go
+// out in whole vectors, streamed when asked (one plain store among a row's streamed lines made
+// the channels_first rows as slow as plain stores everywhere).
+template <bool kMax, std::size_t kRows>
+void pair_windows_backward(const PairWindowsBackward& a) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const Divisor count(static_cast<double>(2 * nrows));
+  alignas(64) float pair[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+  alignas(64) float g_part[HWY_MAX_BYTES / sizeof(float)] = {};
+  alignas(64) std::uint8_t am_part[HWY_MAX_BYTES / sizeof(float)] = {};
+  for (std::size_t i = 0; i < a.rows; ++i) {
+    float* base = a.grad_in + static_cast<std::int64_t>(i) * a.row_step;
+    const float* g_row = a.grad_out + i * a.cols_out;
+    const std::uint8_t* am_row = kMax ? a.argmax + i * a.cols_out : nullptr;
+    for (std::size_t c = 0; c < a.cols_out; c += N) {
+      const std::size_t lanes = std::min(N, a.cols_out - c);
+      const float* g_at = g_row + c;
+      const std::uint8_t* am_at = kMax ? am_row + c : nullptr;
+      if (g_at + N > a.grad_out_end) {  // the last, partial vector of the upstream gradient
+        std::copy(g_at, g_at + lanes, g_part);
+        g_at = g_part;
+      }
+      if (kMax && am_at + N > a.argmax_end) {
+        std::copy(am_at, am_at + lanes, am_part);
+        am_at = am_part;
+      }
+      const VF g = Upstream(g_at);
+      const VF am = kMax ? LoadArgmax(am_at) : hn::Zero(d);
+      const VF share = kMax ? g : count.divide(g);
+      const std::size_t n = 2 * lanes;  // grad_in floats of these outputs, per window row
+      for (std::size_t r = 0; r < nrows; ++r) {
+        if constexpr (kMax) {
+          hn::StoreInterleaved2(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r))), g),
+                                hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r + 1))), g), d, pair);
+        } else {
+          hn::StoreInterleaved2(share, share, d, pair);
+        }
+        float* dst = base + a.offsets[r] + 2 * c;
+        for (std::size_t k = 0; k < n; k += N) {
+          const VF v = hn::Load(d, pair + k);
+          if (k + N <= n) {
+            StoreOut(v, dst + k, a.stream);
+          } else {
+            StorePartial(v, static_cast<std::int64_t>(n - k), dst + k);
+          }
+        }
+      }
+    }
+    if (a.cols_in > 2 * a.cols_out) {
+      for (std::size_t r = 0; r < nrows; ++r) base[a.offsets[r] + static_cast<std::int64_t>(2 * a.cols_out)] = 0.0f;
+    }
+  }
+}
+
+template <bool kMax>
+void pair_windows_backward(const PairWindowsBackward& a) {
+  switch (a.nrows) {
+    case 1: return pair_windows_backward<kMax, 1>(a);
+    case 2: return pair_windows_backward<kMax, 2>(a);
+    default: return pair_windows_backward<kMax, 0>(a);
+  }
+}
+void BackwardPairWindowsMax(const PairWindowsBackward& a) { pair_windows_backward<true>(a); }
+void BackwardPairWindowsAverage(const PairWindowsBackward& a) { pair_windows_backward<false>(a); }
+
 std::size_t Lanes() { return hn::Lanes(DF()); }
 
 // An N x N block of floats transposed (N = lanes): dst row i, col j = src row j, col i. Rows are
@@ -1266,10 +1337,6 @@ void BackwardPlane(const ReversePlaneTable& t, const float* values, const float*
 
 // ---- backward --------------------------------------------------------------------------------
 
-// An upstream gradient as the reference adds it into its zeroed grad_input: 0 + g, so that a -0
-// gradient gives +0 (as TensorFlow's grad kernels, which also add into zeros), in kernels that
-// store a cell's gradient without adding.
-HWY_INLINE VF Upstream(const float* g) { return hn::Add(hn::Zero(DF()), hn::LoadU(DF(), g)); }
 
 // The gradient a window cell (col w, channel c) receives from output col ow, in scalar code.
 template <bool kMax>
@@ -1673,6 +1740,8 @@ HWY_EXPORT(ForwardPlanePairsMax);
 HWY_EXPORT(ForwardPlanePairsAverage);
 HWY_EXPORT(ForwardPairWindowsMax);
 HWY_EXPORT(ForwardPairWindowsAverage);
+HWY_EXPORT(BackwardPairWindowsMax);
+HWY_EXPORT(BackwardPairWindowsAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
@@ -1728,6 +1797,10 @@ void forward_plane_pairs_average(const float* plane, std::size_t rows_out, std::
 }
 void forward_pair_windows_max(const PairWindows& args) { HWY_DYNAMIC_DISPATCH(ForwardPairWindowsMax)(args); }
 void forward_pair_windows_average(const PairWindows& args) { HWY_DYNAMIC_DISPATCH(ForwardPairWindowsAverage)(args); }
+void backward_pair_windows_max(const PairWindowsBackward& args) { HWY_DYNAMIC_DISPATCH(BackwardPairWindowsMax)(args); }
+void backward_pair_windows_average(const PairWindowsBackward& args) {
+  HWY_DYNAMIC_DISPATCH(BackwardPairWindowsAverage)(args);
+}
 void forward_plane_average(const PlaneTable& table, const float* plane, float* out) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneAverage)(table, plane, out);
 }

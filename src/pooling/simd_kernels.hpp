@@ -92,6 +92,25 @@ struct PairWindows {
 };
 void forward_pair_windows_max(const PairWindows& args);
 void forward_pair_windows_average(const PairWindows& args);
+// Their backward: output row i's upstream gradient (and argmax) at grad_out (argmax) + i *
+// cols_out scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every one
+// of their first 2 * cols_out cols once (the gradient, or 0), and a 0 at col 2 * cols_out when
+// cols_in is odd. Rows of grad_in in no window are the caller's. Reads nothing at or past
+// grad_out_end (argmax_end).
+struct PairWindowsBackward {
+  const float* grad_out;
+  const float* grad_out_end;
+  const std::uint8_t* argmax;  // max only
+  const std::uint8_t* argmax_end;
+  std::int64_t offsets[4];
+  std::size_t nrows;  // 1, 2 or 4
+  std::int64_t row_step;
+  std::size_t rows, cols_out, cols_in;
+  float* grad_in;
+  bool stream = false;  // non-temporal stores of whole aligned vectors, fenced by the caller
+};
+void backward_pair_windows_max(const PairWindowsBackward& args);
+void backward_pair_windows_average(const PairWindowsBackward& args);
 
 // Separable max pooling (no argmax) of channels_first planes pooled with stride 2 along an even
 // number of cols. Pass 1, cols_max_stride2: every input row of a slice to the maxima along the

@@ -404,11 +404,14 @@ TEST(FastKernelsSeparable, MatchTheReference) {
 // channels_first 2x2/2 and 2x2x2/2 without padding on rows of at least a vector of outputs
 // (simd::forward_pair_windows_*): odd rows, cols and depths (the last one unused), a last
 // partial vector at the end of the input (loaded through a copy), streamed and plain outputs
-// (rows of 35 outputs stream in groups through L1), with and without argmax, every target.
+// (rows of 35 outputs stream in groups through L1), with and without argmax, forward and
+// backward, every target.
 TEST(FastKernelsPairWindows, MatchTheReference) {
   std::mt19937 rng(2718u);
-  const std::vector<std::vector<std::int64_t>> planes = {{6, 32}, {5, 70}, {4, 113}, {2, 40},
-                                                         {4, 5, 56}, {5, 4, 41}, {2, 2, 64}};
+  // {4, 63}: the last vector's loads would end one float past the input (31 outputs: 15 in the
+  // last vector of 16, 7 of 8 and 3 of 4 lanes; the unused 63rd col is the input's last float).
+  const std::vector<std::vector<std::int64_t>> planes = {{6, 32}, {5, 70}, {4, 113}, {2, 40}, {4, 63},
+                                                         {4, 5, 56}, {5, 4, 41}, {5, 3, 70}, {2, 2, 64}};
   const float big = 3.0e38f;  // four of them overflow a float sum, not the reference's double one
   const std::int64_t saved = fast::set_stream_threshold(0);
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
@@ -449,6 +452,31 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
               for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
               y[at] = -std::numeric_limits<float>::quiet_NaN();
               forward_matches(y, "NaN at " + std::to_string(at));
+            }
+            // Backward: windows that do not overlap give the reference's bits (-0 upstream: +0;
+            // 4 or 8 cells: an exact division), and every input cell is written (grad_input
+            // starts as NaN; cells in no window get 0).
+            Tensor upstream = testing::random_tensor(plan.output_shape, 9u);
+            for (std::int64_t i = 0; i < upstream.size(); i += 3) upstream[i] = -0.0f;
+            upstream[upstream.size() - 1] = 1e-45f;
+            const Tensor y = random_input(c.shape, rng);
+            const Tensor ref = pool_backward(plan, y, upstream, PoolBackend::kReference);
+            Tensor grad(plan.input_shape), grad_argmax(plan.input_shape);
+            for (float& v : grad.values()) v = std::numeric_limits<float>::quiet_NaN();
+            for (float& v : grad_argmax.values()) v = std::numeric_limits<float>::quiet_NaN();
+            pool_backward(plan, y.data(), upstream.data(), grad.data(), PoolBackend::kFast);
+            if (op == PoolOp::kMax) {
+              std::vector<std::uint8_t> argmax(static_cast<std::size_t>(plan.output_shape.elements()));
+              Tensor out(plan.output_shape);
+              pool_forward_argmax(plan, y.data(), out.data(), argmax.data(), PoolBackend::kFast);
+              pool_backward_argmax(plan, argmax.data(), upstream.data(), grad_argmax.data(), PoolBackend::kFast);
+            } else {
+              grad_argmax = grad;
+            }
+            for (std::int64_t i = 0; i < ref.size(); ++i) {
+              ASSERT_TRUE(same_bits(grad[i], ref[i]) && same_bits(grad_argmax[i], ref[i]))
+                  << "grad_input[" << i << "] fast " << grad[i] << " (from the argmax " << grad_argmax[i]
+                  << ") reference " << ref[i];
             }
             if (::testing::Test::HasFatalFailure()) return;
           }

@@ -726,7 +726,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
 // The backward of pair_windows_forward's windows (simd::backward_pair_windows_*): tasks are runs
 // of output rows within a depth slice; the input rows and depth slices in no window (odd sizes,
 // 'valid') are zeroed with the slice's last output row.
-void pair_windows_backward(const PoolPlan& plan, const View& v, const std::uint8_t* argmax,
+void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lanes, const std::uint8_t* argmax,
                            const float* grad_output, float* grad_input) {
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const AxisGeometry& D = v.axes[0];
@@ -748,6 +748,9 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, const std::uint8
   const std::int64_t tasks = (rows + task_rows - 1) / task_rows;
 #pragma omp parallel if (parallel_worth(v))
   {
+    // Aligned to a vector, so that the stage's loads do not split lines.
+    float* stage = thread_scratch<float, 0>(simd::pair_windows_stage_floats(base.cols_in, lanes) + lanes);
+    stage += (lanes - reinterpret_cast<std::uintptr_t>(stage) / sizeof(float) % lanes) % lanes;
 #pragma omp for schedule(static) nowait
     for (std::int64_t t = 0; t < tasks; ++t) {
       const std::int64_t end = std::min(rows, (t + 1) * task_rows);
@@ -761,6 +764,7 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, const std::uint8
         a.argmax = argmax ? argmax + begin * out_row : nullptr;
         a.rows = static_cast<std::size_t>(stop - begin);
         a.grad_in = slice_in + oh * H.stride * W.in;
+        a.stage = stage;
         if (is_max) {
           simd::backward_pair_windows_max(a);
         } else {
@@ -913,10 +917,8 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
-  // Rows of fewer than two vectors of outputs keep the transposes below: 3D 56x56 planes (28
-  // outputs a row) took 5.4-6.0 ms through them and 6.3-7.7 ms through the pair windows.
-  if (pair_windows_apply(v, lanes) && v.axes[2].out >= static_cast<std::int64_t>(2 * lanes)) {
-    pair_windows_backward(plan, v, argmax, grad_output, grad_input);
+  if (pair_windows_apply(v, lanes)) {
+    pair_windows_backward(plan, v, lanes, argmax, grad_output, grad_input);
     return;
   }
   const bool overlapping = D.stride < D.window || H.stride < H.window || W.stride < W.window;

@@ -1082,58 +1082,63 @@ void ForwardPairWindowsAverage(const PairWindows& a) {
   }
 }
 
-// Backward (simd::PairWindowsBackward): per vector of outputs, the upstream gradient (and argmax)
-// is loaded once for all window rows; each row's two cells per output interleave in L1 and go
-// out in whole vectors, streamed when asked (one plain store among a row's streamed lines made
-// the channels_first rows as slow as plain stores everywhere).
+// Backward (simd::PairWindowsBackward). The window rows of one depth are adjacent in grad_input
+// (rows 2h and 2h + 1): they are assembled in L1, row by row (the upstream gradient and argmax
+// reloaded from L1 for the second), and go out as one block, streamed in whole lines when asked.
+// So rows that are not whole lines (3D 56x56 planes: 224 B) stream too: one plain store among a
+// row's streamed lines made the channels_first rows as slow as plain stores everywhere (3D 56x56
+// backward: 5.3-6.0 ms through the transposes, 6.3-7.7 ms streaming row by row, 3.1-3.8 ms so).
+// Vectors of outputs outermost with both rows in turn measured slower (3D: 5.8-8.1 ms).
 template <bool kMax, std::size_t kRows>
 void pair_windows_backward(const PairWindowsBackward& a) {
   const DF d;
   const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const std::size_t block_rows = nrows == 1 ? 1 : 2, block = block_rows * a.cols_in;
   const Divisor count(static_cast<double>(2 * nrows));
-  alignas(64) float pair[2 * HWY_MAX_BYTES / sizeof(float)] = {};
   alignas(64) float g_part[HWY_MAX_BYTES / sizeof(float)] = {};
   alignas(64) std::uint8_t am_part[HWY_MAX_BYTES / sizeof(float)] = {};
   for (std::size_t i = 0; i < a.rows; ++i) {
     float* base = a.grad_in + static_cast<std::int64_t>(i) * a.row_step;
     const float* g_row = a.grad_out + i * a.cols_out;
     const std::uint8_t* am_row = kMax ? a.argmax + i * a.cols_out : nullptr;
-    for (std::size_t c = 0; c < a.cols_out; c += N) {
-      const std::size_t lanes = std::min(N, a.cols_out - c);
-      const float* g_at = g_row + c;
-      const std::uint8_t* am_at = kMax ? am_row + c : nullptr;
-      if (g_at + N > a.grad_out_end) {  // the last, partial vector of the upstream gradient
-        std::copy(g_at, g_at + lanes, g_part);
-        g_at = g_part;
-      }
-      if (kMax && am_at + N > a.argmax_end) {
-        std::copy(am_at, am_at + lanes, am_part);
-        am_at = am_part;
-      }
-      const VF g = Upstream(g_at);
-      const VF am = kMax ? LoadArgmax(am_at) : hn::Zero(d);
-      const VF share = kMax ? g : count.divide(g);
-      const std::size_t n = 2 * lanes;  // grad_in floats of these outputs, per window row
-      for (std::size_t r = 0; r < nrows; ++r) {
-        if constexpr (kMax) {
-          hn::StoreInterleaved2(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r))), g),
-                                hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r + 1))), g), d, pair);
-        } else {
-          hn::StoreInterleaved2(share, share, d, pair);
-        }
-        float* dst = base + a.offsets[r] + 2 * c;
-        for (std::size_t k = 0; k < n; k += N) {
-          const VF v = hn::Load(d, pair + k);
-          if (k + N <= n) {
-            StoreOut(v, dst + k, a.stream);
+    for (std::size_t first = 0; first < nrows; first += block_rows) {
+      for (std::size_t r = first; r < first + block_rows; ++r) {
+        // Row r's cells, in order: a last, partial vector spills into the next row's first
+        // cells (written after it) or the stage's margin.
+        float* row = a.stage + (r - first) * a.cols_in;
+        for (std::size_t c = 0; c < a.cols_out; c += N) {
+          const std::size_t lanes = std::min(N, a.cols_out - c);
+          const float* g_at = g_row + c;
+          const std::uint8_t* am_at = kMax ? am_row + c : nullptr;
+          if (g_at + N > a.grad_out_end) {  // the last, partial vector of the upstream gradient
+            std::copy(g_at, g_at + lanes, g_part);
+            g_at = g_part;
+          }
+          if (kMax && am_at + N > a.argmax_end) {
+            std::copy(am_at, am_at + lanes, am_part);
+            am_at = am_part;
+          }
+          const VF g = Upstream(g_at);
+          if constexpr (kMax) {
+            const VF am = LoadArgmax(am_at);
+            hn::StoreInterleaved2(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r))), g),
+                                  hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r + 1))), g), d,
+                                  row + 2 * c);
           } else {
-            StorePartial(v, static_cast<std::int64_t>(n - k), dst + k);
+            const VF share = count.divide(g);
+            hn::StoreInterleaved2(share, share, d, row + 2 * c);
           }
         }
+        if (a.cols_in > 2 * a.cols_out) row[2 * a.cols_out] = 0.0f;  // the col in no window
       }
-    }
-    if (a.cols_in > 2 * a.cols_out) {
-      for (std::size_t r = 0; r < nrows; ++r) base[a.offsets[r] + static_cast<std::int64_t>(2 * a.cols_out)] = 0.0f;
+      float* dst = base + a.offsets[first];
+      if (a.stream && block % N == 0 && reinterpret_cast<std::uintptr_t>(dst) % (N * sizeof(float)) == 0) {
+        StreamCopy(a.stage, dst, block);
+      } else {
+        std::size_t k = 0;
+        for (; k + N <= block; k += N) hn::StoreU(hn::LoadU(d, a.stage + k), d, dst + k);
+        if (k < block) StorePartial(hn::LoadU(d, a.stage + k), static_cast<std::int64_t>(block - k), dst + k);
+      }
     }
   }
 }

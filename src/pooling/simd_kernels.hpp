@@ -93,9 +93,9 @@ struct PairWindows {
 void forward_pair_windows_max(const PairWindows& args);
 void forward_pair_windows_average(const PairWindows& args);
 // Their backward: output row i's upstream gradient (and argmax) at grad_out (argmax) + i *
-// cols_out scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every one
-// of their first 2 * cols_out cols once (the gradient, or 0), and a 0 at col 2 * cols_out when
-// cols_in is odd. Rows of grad_in in no window are the caller's. Reads nothing at or past
+// cols_out scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every col
+// of them once (the gradient, or 0; a 0 at col 2 * cols_out when cols_in is odd). A window's
+// rows of one depth must be adjacent (offsets[2q + 1] = offsets[2q] + cols_in, when nrows > 1). Rows of grad_in in no window are the caller's. Reads nothing at or past
 // grad_out_end (argmax_end).
 struct PairWindowsBackward {
   const float* grad_out;
@@ -107,8 +107,10 @@ struct PairWindowsBackward {
   std::int64_t row_step;
   std::size_t rows, cols_out, cols_in;
   float* grad_in;
+  float* stage;         // pair_windows_stage_floats(cols_in, lanes()) floats of scratch
   bool stream = false;  // non-temporal stores of whole aligned vectors, fenced by the caller
 };
+inline std::size_t pair_windows_stage_floats(std::size_t cols_in, std::size_t lanes) { return 2 * cols_in + 2 * lanes; }
 void backward_pair_windows_max(const PairWindowsBackward& args);
 void backward_pair_windows_average(const PairWindowsBackward& args);
 

@@ -898,7 +898,7 @@ void StreamCopy(const float* from, float* to, std::size_t n) {
   for (std::size_t i = 0; i < n; i += hn::Lanes(d)) hn::Stream(hn::LoadU(d, from + i), d, to + i);
 }
 
-// ---- 2x2/2 windows along long channels_first rows (simd::PairWindows) ----------------------
+// ---- 2x2/2 windows (simd::PairWindows) --------------------------------------------------------
 
 // The even and odd cells of cols [0, 2 * lanes) from p: lanes past `lanes` hold whatever follows
 // (the next row) while that is before `end`, else zeros (the last row of the input).
@@ -914,17 +914,51 @@ HWY_INLINE void LoadPairs(const float* p, std::size_t lanes, const float* end, V
   hn::LoadInterleaved2(d, cells, even, odd);
 }
 
+// The two window cols of the vectors of one output row, in order, in one of its window rows:
+// channels_first, output o's cells are 2o and 2o + 1 (deinterleaved); channels_last (channels a
+// multiple of the lanes), output (ow, c)'s are 2 * ow * C + c and C further.
+template <bool kChannelsLast>
+struct PairCells {
+  explicit PairCells(const PairWindows& a) : C(a.channels), end(a.end) {}
+  // Vector o of the row (`lanes` real lanes) in the window row at `row`.
+  HWY_INLINE void load(const float* row, std::size_t o, std::size_t lanes, VF& even, VF& odd) const {
+    const DF d;
+    if constexpr (kChannelsLast) {
+      even = hn::LoadU(d, row + ow_base + c);
+      odd = hn::LoadU(d, row + ow_base + c + C);
+    } else if (lanes == hn::Lanes(d)) {
+      hn::LoadInterleaved2(d, row + 2 * o, even, odd);
+    } else {
+      LoadPairs(row + 2 * o, lanes, end, even, odd);
+    }
+  }
+  HWY_INLINE void next() {
+    if constexpr (kChannelsLast) {
+      c += hn::Lanes(DF());
+      if (c == C) {
+        c = 0;
+        ow_base += 2 * C;
+      }
+    }
+  }
+  std::size_t C, ow_base = 0, c = 0;
+  const float* end;
+};
+
+inline std::size_t out_row(const PairWindows& a) { return a.cols_out * a.channels; }
+
 // One output row, exactly (first maximum, NaN propagated, argmax kept when asked).
-template <std::size_t kRows>
+template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* out, std::uint8_t* argmax) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
-  for (std::size_t c = 0; c < a.cols_out; c += N) {
-    const std::size_t lanes = std::min(N, a.cols_out - c);
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
+  PairCells<kChannelsLast> cells(a);
+  for (std::size_t o = 0; o < n; o += N, cells.next()) {
+    const std::size_t lanes = std::min(N, n - o);
     VF acc = hn::Zero(d), idx = hn::Zero(d);
     for (std::size_t r = 0; r < nrows; ++r) {
       VF even, odd;
-      LoadPairs(base + a.offsets[r] + 2 * c, lanes, a.end, even, odd);
+      cells.load(base + a.offsets[r], o, lanes, even, odd);
       if (r == 0) {
         acc = even;
       } else {
@@ -936,69 +970,64 @@ void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* 
       acc = hn::IfThenElse(take, odd, acc);
       idx = hn::IfThenElse(take, hn::Set(d, static_cast<float>(2 * r + 1)), idx);
     }
-    StorePartial(Canonical(d, acc), static_cast<std::int64_t>(lanes), out + c);
+    StorePartial(Canonical(d, acc), static_cast<std::int64_t>(lanes), out + o);
     if (argmax) {
       alignas(64) std::uint8_t indices[HWY_MAX_BYTES / sizeof(float)] = {};
-      StoreArgmax(idx, lanes == N ? argmax + c : indices);
-      if (lanes < N) std::copy(indices, indices + lanes, argmax + c);
+      StoreArgmax(idx, lanes == N ? argmax + o : indices);
+      if (lanes < N) std::copy(indices, indices + lanes, argmax + o);
     }
   }
 }
 
-// One output row without argmax: loads, deinterleaves and MAXPS only (MaxFirst keeps the first
-// maximum); NaN is only detected, by a sum of the cells (lanes past the row included), and the
-// row is then redone exactly. The whole vectors run in a loop with nothing else: the loads miss
-// to memory, and the fewer instructions between them, the more of them the core keeps in flight.
-template <std::size_t kRows>
+// One output row without argmax: loads (deinterleaved in channels_first) and MAXPS only
+// (MaxFirst keeps the first maximum); NaN is only detected, by a sum of the cells (lanes past the
+// row included), and the row is then redone exactly. The whole vectors run in a loop with nothing
+// else: the loads miss to memory, and the fewer instructions between them, the more of them the
+// core keeps in flight.
+template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_max_row(const PairWindows& a, const float* base, float* out, bool stream) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
   const float* rows[4];
   for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
+  PairCells<kChannelsLast> cells(a);
   VF probe = hn::Zero(d);
-  auto window_max = [&](std::size_t c, std::size_t lanes) {
+  auto window_max = [&](std::size_t o, std::size_t lanes) {
     VF acc = hn::Zero(d), sum = hn::Zero(d);
     for (std::size_t r = 0; r < nrows; ++r) {
       VF even, odd;
-      if (lanes == N) {
-        hn::LoadInterleaved2(d, rows[r] + 2 * c, even, odd);
-      } else {
-        LoadPairs(rows[r] + 2 * c, lanes, a.end, even, odd);
-      }
+      cells.load(rows[r], o, lanes, even, odd);
       acc = r == 0 ? MaxFirst(odd, even) : MaxFirst(odd, MaxFirst(even, acc));
       sum = r == 0 ? hn::Add(even, odd) : hn::Add(sum, hn::Add(even, odd));
     }
     probe = hn::Add(probe, sum);  // one add per vector on the loop-carried chain
     return acc;
   };
-  std::size_t c = 0;
-  for (; c + N <= a.cols_out; c += N) StoreOut(window_max(c, N), out + c, stream);
-  if (c < a.cols_out) {
-    const std::size_t lanes = a.cols_out - c;
-    StorePartial(window_max(c, lanes), static_cast<std::int64_t>(lanes), out + c);
-  }
-  if (!AllFinite(probe)) pair_windows_max_row_exact<kRows>(a, base, out, nullptr);
+  std::size_t o = 0;
+  for (; o + N <= n; o += N, cells.next()) StoreOut(window_max(o, N), out + o, stream);
+  if (o < n) StorePartial(window_max(o, n - o), static_cast<std::int64_t>(n - o), out + o);
+  if (!AllFinite(probe)) pair_windows_max_row_exact<kChannelsLast, kRows>(a, base, out, nullptr);
 }
 
 // The output rows of a PairWindows, one `row(i, base, out, stream)` call each (output row i, its
-// window's first row `base`, where its outputs go). Streamed rows that
-// are not whole vectors (112x112 planes: 56 outputs) are computed in groups of rows that are,
-// into L1, and go out in whole aligned lines.
+// window's first row `base`, where its outputs go). Streamed rows that are not whole vectors
+// (112x112 planes: 56 outputs) are computed in groups of rows that are, into L1, and go out in
+// whole aligned lines.
 template <class Row>
 HWY_INLINE void pair_windows_rows(const PairWindows& a, const Row& row) {
-  const std::size_t N = hn::Lanes(DF());
+  const std::size_t N = hn::Lanes(DF()), n = out_row(a);
   constexpr std::size_t kStagedFloats = 2048;
-  const std::size_t group = N / std::gcd(a.cols_out, N);
-  const bool staging = a.stream && group > 1 && group * a.cols_out <= kStagedFloats;
+  const std::size_t group = N / std::gcd(n, N);
+  const bool staging = a.stream && group > 1 && group * n <= kStagedFloats;
   alignas(64) float staged[kStagedFloats];
   for (std::size_t i = 0; i < a.rows;) {
     const float* base = a.in + static_cast<std::int64_t>(i) * a.row_step;
-    float* out = a.out + i * a.cols_out;
+    float* out = a.out + i * n;
     if (staging && i + group <= a.rows && reinterpret_cast<std::uintptr_t>(out) % (N * sizeof(float)) == 0) {
       for (std::size_t k = 0; k < group; ++k) {
-        row(i + k, base + static_cast<std::int64_t>(k) * a.row_step, staged + k * a.cols_out, false);
+        row(i + k, base + static_cast<std::int64_t>(k) * a.row_step, staged + k * n, false);
       }
-      StreamCopy(staged, out, group * a.cols_out);
+      StreamCopy(staged, out, group * n);
       i += group;
     } else {
       row(i, base, out, a.stream && group == 1);
@@ -1007,46 +1036,35 @@ HWY_INLINE void pair_windows_rows(const PairWindows& a, const Row& row) {
   }
 }
 
-template <std::size_t kRows>
+template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_max(const PairWindows& a) {
   if (a.argmax) {
     pair_windows_rows(a, [&](std::size_t i, const float* base, float* out, bool) {
-      pair_windows_max_row_exact<kRows>(a, base, out, a.argmax + i * a.cols_out);
+      pair_windows_max_row_exact<kChannelsLast, kRows>(a, base, out, a.argmax + i * out_row(a));
     });
   } else {
     pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-      pair_windows_max_row<kRows>(a, base, out, stream);
+      pair_windows_max_row<kChannelsLast, kRows>(a, base, out, stream);
     });
-  }
-}
-
-void ForwardPairWindowsMax(const PairWindows& a) {
-  switch (a.nrows) {
-    case 1: return pair_windows_max<1>(a);
-    case 2: return pair_windows_max<2>(a);
-    default: return pair_windows_max<0>(a);
   }
 }
 
 // Average: ((0 + a) + b) + c ... in window order, as the reference adds; a non-finite float mean
 // is redone in double.
-template <std::size_t kRows>
+template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_average_row(const PairWindows& a, const float* base, float* out, bool stream) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
   const Divisor count(static_cast<double>(2 * nrows));
   const float* rows[4];
   for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
-  for (std::size_t c = 0; c < a.cols_out; c += N) {
-    const std::size_t lanes = std::min(N, a.cols_out - c);
+  PairCells<kChannelsLast> cells(a);
+  for (std::size_t o = 0; o < n; o += N, cells.next()) {
+    const std::size_t lanes = std::min(N, n - o);
     VF even[4], odd[4];
     FloatSum sum = FloatSum::zero();
     for (std::size_t r = 0; r < nrows; ++r) {
-      if (lanes == N) {
-        hn::LoadInterleaved2(d, rows[r] + 2 * c, even[r], odd[r]);
-      } else {
-        LoadPairs(rows[r] + 2 * c, lanes, a.end, even[r], odd[r]);
-      }
+      cells.load(rows[r], o, lanes, even[r], odd[r]);
       sum.add(even[r]);
       sum.add(odd[r]);
     }
@@ -1060,27 +1078,40 @@ void pair_windows_average_row(const PairWindows& a, const float* base, float* ou
       mean = KeepFinite(mean, exact.mean(count));
     }
     if (lanes == N) {
-      StoreOut(mean, out + c, stream);
+      StoreOut(mean, out + o, stream);
     } else {
-      StorePartial(mean, static_cast<std::int64_t>(lanes), out + c);
+      StorePartial(mean, static_cast<std::int64_t>(lanes), out + o);
     }
   }
 }
 
-template <std::size_t kRows>
+template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_average(const PairWindows& a) {
   pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-    pair_windows_average_row<kRows>(a, base, out, stream);
+    pair_windows_average_row<kChannelsLast, kRows>(a, base, out, stream);
   });
 }
 
-void ForwardPairWindowsAverage(const PairWindows& a) {
+// The kernels instantiated per layout and window rows (1, 2, or 4 through the generic count).
+template <template <bool, std::size_t> class Kernel>
+HWY_INLINE void pair_windows_dispatch(const PairWindows& a) {
+  const bool cl = a.channels > 1;
   switch (a.nrows) {
-    case 1: return pair_windows_average<1>(a);
-    case 2: return pair_windows_average<2>(a);
-    default: return pair_windows_average<0>(a);
+    case 1: return cl ? Kernel<true, 1>::run(a) : Kernel<false, 1>::run(a);
+    case 2: return cl ? Kernel<true, 2>::run(a) : Kernel<false, 2>::run(a);
+    default: return cl ? Kernel<true, 0>::run(a) : Kernel<false, 0>::run(a);
   }
 }
+template <bool kChannelsLast, std::size_t kRows>
+struct PairWindowsMax {
+  static void run(const PairWindows& a) { pair_windows_max<kChannelsLast, kRows>(a); }
+};
+template <bool kChannelsLast, std::size_t kRows>
+struct PairWindowsAverage {
+  static void run(const PairWindows& a) { pair_windows_average<kChannelsLast, kRows>(a); }
+};
+void ForwardPairWindowsMax(const PairWindows& a) { pair_windows_dispatch<PairWindowsMax>(a); }
+void ForwardPairWindowsAverage(const PairWindows& a) { pair_windows_dispatch<PairWindowsAverage>(a); }
 
 // Backward (simd::PairWindowsBackward). The window rows of one depth are adjacent in grad_input
 // (rows 2h and 2h + 1): they are assembled in L1, row by row (the upstream gradient and argmax

@@ -74,17 +74,20 @@ inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in
 }
 
 // Pooling 2 (or 1) x 2 x 2 with stride equal to the window and no padding (2x2/2 'valid', the
-// most common pooling there is) of channels_first planes whose rows are long enough for vectors
-// along the cols: `rows` output rows, each from the window rows at offsets[0 .. nrows) (window
-// order, all real) floats from its base, the bases `row_step` floats apart from `in` on; output
-// row i is out[i * cols_out ..]. A tight loop per output row: one deinterleaving load per window
-// row and vector of outputs, no per-row setup in the driver. Reads nothing at or past `end`.
+// most common pooling there is): `rows` output rows, each from the window rows at offsets[0 ..
+// nrows) (window order, all real) floats from its base, the bases `row_step` floats apart from
+// `in` on; output row i is out[i * cols_out * channels ..]. channels == 1: channels_first rows
+// long enough for vectors along the cols; else channels_last, channels a multiple of lanes(). A
+// tight loop per output row: per window row and vector of outputs, one deinterleaving load
+// (channels_first) or two loads, and no per-row setup in the driver. Reads nothing at or past
+// `end`.
 struct PairWindows {
   const float* in;
   std::int64_t offsets[4];
   std::size_t nrows;  // 1, 2 or 4
   std::int64_t row_step;
   std::size_t rows, cols_out;
+  std::size_t channels = 1;
   const float* end;
   float* out;
   std::uint8_t* argmax;  // max only, optional

@@ -401,30 +401,34 @@ TEST(FastKernelsSeparable, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
-// channels_first 2x2/2 and 2x2x2/2 without padding on rows of at least a vector of outputs
-// (simd::forward_pair_windows_*): odd rows, cols and depths (the last one unused), a last
-// partial vector at the end of the input (loaded through a copy), streamed and plain outputs
-// (rows of 35 outputs stream in groups through L1), with and without argmax, forward and
-// backward, every target.
+// 2x2/2 and 2x2x2/2 without padding (simd::forward_pair_windows_*, backward_pair_windows_*):
+// channels_first rows of at least a vector of outputs and channels_last with whole vectors of
+// channels; odd rows, cols and depths (the last one unused), a last partial vector at the end of
+// the input (loaded through a copy), streamed and plain outputs (rows of 35 outputs stream in
+// groups through L1), with and without argmax, forward and backward, every target.
 TEST(FastKernelsPairWindows, MatchTheReference) {
   std::mt19937 rng(2718u);
   // {4, 63}: the last vector's loads would end one float past the input (31 outputs: 15 in the
   // last vector of 16, 7 of 8 and 3 of 4 lanes; the unused 63rd col is the input's last float).
   const std::vector<std::vector<std::int64_t>> planes = {{6, 32}, {5, 70}, {4, 113}, {2, 40}, {4, 63},
                                                          {4, 5, 56}, {5, 4, 41}, {5, 3, 70}, {2, 2, 64}};
+  // channels_last with whole vectors of channels for every target: one or more per cell.
+  const std::pair<DataFormat, std::int64_t> layouts[] = {
+      {DataFormat::kChannelsFirst, 3}, {DataFormat::kChannelsLast, 16}, {DataFormat::kChannelsLast, 32}};
   const float big = 3.0e38f;  // four of them overflow a float sum, not the reference's double one
   const std::int64_t saved = fast::set_stream_threshold(0);
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     for (const bool stream : {true, false}) {
       fast::set_stream_threshold(stream ? 0 : saved);
+      for (const auto& [format, channels] : layouts)
       for (const auto& spatial : planes)
         for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
           for (const Padding padding : {Padding::kValid, Padding::kSame}) {
             const int rank = static_cast<int>(spatial.size());
             const std::vector<std::int64_t> two(spatial.size(), 2);
-            const RandomCase c{pool_spec(op, rank, false, two, two, padding, DataFormat::kChannelsFirst),
-                               make_shape(2, spatial, 3, DataFormat::kChannelsFirst)};
+            const RandomCase c{pool_spec(op, rank, false, two, two, padding, format),
+                               make_shape(2, spatial, channels, format)};
             const std::string what = describe(c) + " target " + hwy::TargetName(target) + (stream ? " streamed" : "");
             SCOPED_TRACE(what);
             const PoolPlan plan = plan_pooling(c.spec, c.shape);

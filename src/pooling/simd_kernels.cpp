@@ -1174,12 +1174,48 @@ void pair_windows_backward(const PairWindowsBackward& a) {
   }
 }
 
+// channels_last: every vector of channels of an output goes to its two window cols of each
+// window row directly (whole vectors; streamed when asked).
+template <bool kMax, std::size_t kRows>
+void pair_windows_backward_channels_last(const PairWindowsBackward& a) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, C = a.channels;
+  const std::size_t n = a.cols_out * C;  // upstream floats per output row
+  const Divisor count(static_cast<double>(2 * nrows));
+  for (std::size_t i = 0; i < a.rows; ++i) {
+    float* base = a.grad_in + static_cast<std::int64_t>(i) * a.row_step;
+    const float* g_row = a.grad_out + i * n;
+    const std::uint8_t* am_row = kMax ? a.argmax + i * n : nullptr;
+    for (std::size_t r = 0; r < nrows; ++r) {
+      float* row = base + a.offsets[r];
+      for (std::size_t ow = 0; ow < a.cols_out; ++ow) {
+        for (std::size_t c = 0; c < C; c += N) {
+          const std::size_t o = ow * C + c;
+          const VF g = Upstream(g_row + o);
+          float* cell = row + 2 * ow * C + c;
+          if constexpr (kMax) {
+            const VF am = LoadArgmax(am_row + o);
+            StoreOut(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r))), g), cell, a.stream);
+            StoreOut(hn::IfThenElseZero(hn::Eq(am, hn::Set(d, static_cast<float>(2 * r + 1))), g), cell + C, a.stream);
+          } else {
+            const VF share = count.divide(g);
+            StoreOut(share, cell, a.stream);
+            StoreOut(share, cell + C, a.stream);
+          }
+        }
+      }
+      if (a.cols_in > 2 * a.cols_out) std::fill(row + 2 * n, row + 2 * n + C, 0.0f);  // the col in no window
+    }
+  }
+}
+
 template <bool kMax>
 void pair_windows_backward(const PairWindowsBackward& a) {
+  const bool cl = a.channels > 1;
   switch (a.nrows) {
-    case 1: return pair_windows_backward<kMax, 1>(a);
-    case 2: return pair_windows_backward<kMax, 2>(a);
-    default: return pair_windows_backward<kMax, 0>(a);
+    case 1: return cl ? pair_windows_backward_channels_last<kMax, 1>(a) : pair_windows_backward<kMax, 1>(a);
+    case 2: return cl ? pair_windows_backward_channels_last<kMax, 2>(a) : pair_windows_backward<kMax, 2>(a);
+    default: return cl ? pair_windows_backward_channels_last<kMax, 0>(a) : pair_windows_backward<kMax, 0>(a);
   }
 }
 void BackwardPairWindowsMax(const PairWindowsBackward& a) { pair_windows_backward<true>(a); }

@@ -96,7 +96,7 @@ struct PairWindows {
 void forward_pair_windows_max(const PairWindows& args);
 void forward_pair_windows_average(const PairWindows& args);
 // Their backward: output row i's upstream gradient (and argmax) at grad_out (argmax) + i *
-// cols_out scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every col
+// cols_out * channels scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every col
 // of them once (the gradient, or 0; a 0 at col 2 * cols_out when cols_in is odd). A window's
 // rows of one depth must be adjacent (offsets[2q + 1] = offsets[2q] + cols_in, when nrows > 1). Rows of grad_in in no window are the caller's. Reads nothing at or past
 // grad_out_end (argmax_end).
@@ -109,6 +109,7 @@ struct PairWindowsBackward {
   std::size_t nrows;  // 1, 2 or 4
   std::int64_t row_step;
   std::size_t rows, cols_out, cols_in;
+  std::size_t channels = 1;  // > 1: channels_last, a multiple of lanes() (then no stage is used)
   float* grad_in;
   float* stage;         // pair_windows_stage_floats(cols_in, lanes()) floats of scratch
   bool stream = false;  // non-temporal stores of whole aligned vectors, fenced by the caller

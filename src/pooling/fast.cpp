@@ -442,21 +442,44 @@ bool pair_windows_apply(const View& v, std::size_t lanes) {
   return vectors && (D.in == 1 ? D.window == 1 : pairs(D)) && pairs(v.axes[1]) && pairs(v.axes[2]);
 }
 
+// The window rows of a pair-windows plan (window order) and the step between output rows.
+simd::PairGeometry pair_geometry(const View& v) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  simd::PairGeometry g{};
+  const std::int64_t row_floats = W.in * v.channels;
+  g.nrows = 0;
+  for (std::int64_t kd = 0; kd < D.window; ++kd) {
+    for (std::int64_t kh = 0; kh < H.window; ++kh) g.offsets[g.nrows++] = (kd * H.in + kh) * row_floats;
+  }
+  g.row_step = H.stride * row_floats;
+  g.cols_out = static_cast<std::size_t>(W.out);
+  g.channels = static_cast<std::size_t>(v.channels);
+  return g;
+}
+
+// Splits output rows [begin, end) into runs within one depth slice, where the input rows are
+// evenly spaced: run(first, stop, image, od, oh of first).
+template <class Run>
+void for_each_slice_run(const View& v, std::int64_t begin, std::int64_t end, const Run& run) {
+  const std::int64_t H_out = v.axes[1].out, D_out = v.axes[0].out;
+  while (begin < end) {
+    const std::int64_t slice = begin / H_out;
+    const std::int64_t stop = std::min(end, (slice + 1) * H_out);
+    run(begin, stop, slice / D_out, slice % D_out, begin % H_out);
+    begin = stop;
+  }
+}
+
 void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, const float* input, float* output,
                           std::uint8_t* argmax) {
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
-  simd::PairWindows base{};
-  base.nrows = 0;
+  simd::PairWindows base{pair_geometry(v)};
   const std::int64_t row_floats = W.in * v.channels;
-  for (std::int64_t kd = 0; kd < D.window; ++kd) {
-    for (std::int64_t kh = 0; kh < H.window; ++kh) base.offsets[base.nrows++] = (kd * H.in + kh) * row_floats;
-  }
-  base.row_step = H.stride * row_floats;
-  base.cols_out = static_cast<std::size_t>(W.out);
-  base.channels = static_cast<std::size_t>(v.channels);
   base.end = input + v.images * v.in_image;
   const std::int64_t rows = v.images * D.out * H.out, out_row = W.out * v.channels;
   base.stream = v.images * v.out_image * 4 >= stream_bytes.load();
@@ -470,24 +493,19 @@ void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes
   {
 #pragma omp for schedule(static) nowait
     for (std::int64_t t = 0; t < tasks; ++t) {
-      const std::int64_t end = std::min(rows, (t + 1) * task_rows);
-      // Runs of rows within one depth slice: the input rows are evenly spaced there.
-      for (std::int64_t begin = t * task_rows; begin < end;) {
-        const std::int64_t slice = begin / H.out, oh = begin % H.out;
-        const std::int64_t stop = std::min(end, (slice + 1) * H.out);
-        simd::PairWindows a = base;
-        const std::int64_t image = slice / D.out, od = slice % D.out;
-        a.in = input + image * v.in_image + (od * D.stride * H.in + oh * H.stride) * row_floats;
-        a.rows = static_cast<std::size_t>(stop - begin);
-        a.out = output + begin * out_row;
-        a.argmax = argmax ? argmax + begin * out_row : nullptr;
-        if (is_max) {
-          simd::forward_pair_windows_max(a);
-        } else {
-          simd::forward_pair_windows_average(a);
-        }
-        begin = stop;
-      }
+      for_each_slice_run(v, t * task_rows, std::min(rows, (t + 1) * task_rows),
+                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od, std::int64_t oh) {
+                           simd::PairWindows a = base;
+                           a.in = input + image * v.in_image + (od * D.stride * H.in + oh * H.stride) * row_floats;
+                           a.rows = static_cast<std::size_t>(stop - begin);
+                           a.out = output + begin * out_row;
+                           a.argmax = argmax ? argmax + begin * out_row : nullptr;
+                           if (is_max) {
+                             simd::forward_pair_windows_max(a);
+                           } else {
+                             simd::forward_pair_windows_average(a);
+                           }
+                         });
     }
     if (base.stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
   }
@@ -743,16 +761,9 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lane
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const AxisGeometry& W = v.axes[2];
-  simd::PairWindowsBackward base{};
-  base.nrows = 0;
+  simd::PairWindowsBackward base{pair_geometry(v)};
   const std::int64_t row_floats = W.in * v.channels;
-  for (std::int64_t kd = 0; kd < D.window; ++kd) {
-    for (std::int64_t kh = 0; kh < H.window; ++kh) base.offsets[base.nrows++] = (kd * H.in + kh) * row_floats;
-  }
-  base.row_step = H.stride * row_floats;
-  base.cols_out = static_cast<std::size_t>(W.out);
   base.cols_in = static_cast<std::size_t>(W.in);
-  base.channels = static_cast<std::size_t>(v.channels);
   base.grad_out_end = grad_output + v.images * v.out_image;
   base.argmax_end = argmax ? argmax + v.images * v.out_image : nullptr;
   base.stream = v.images * v.in_image * 4 >= stream_bytes.load();
@@ -770,35 +781,31 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lane
     }
 #pragma omp for schedule(static) nowait
     for (std::int64_t t = 0; t < tasks; ++t) {
-      const std::int64_t end = std::min(rows, (t + 1) * task_rows);
-      for (std::int64_t begin = t * task_rows; begin < end;) {
-        const std::int64_t slice = begin / H.out, oh = begin % H.out;
-        const std::int64_t stop = std::min(end, (slice + 1) * H.out);
-        const std::int64_t image = slice / D.out, od = slice % D.out;
-        float* slice_in = grad_input + image * v.in_image + od * D.stride * H.in * row_floats;
-        simd::PairWindowsBackward a = base;
-        a.grad_out = grad_output + begin * out_row;
-        a.argmax = argmax ? argmax + begin * out_row : nullptr;
-        a.rows = static_cast<std::size_t>(stop - begin);
-        a.grad_in = slice_in + oh * H.stride * row_floats;
-        a.stage = stage;
-        if (is_max) {
-          simd::backward_pair_windows_max(a);
-        } else {
-          simd::backward_pair_windows_average(a);
-        }
-        if (stop == (slice + 1) * H.out) {
-          // Rows below the last window, in each of the slice's depths; depths past the last one.
-          for (std::int64_t kd = 0; kd < D.window; ++kd) {
-            float* depth = slice_in + kd * H.in * row_floats;
-            std::fill(depth + 2 * H.out * row_floats, depth + H.in * row_floats, 0.0f);
-          }
-          if (od + 1 == D.out) {
-            std::fill(slice_in + D.window * H.in * row_floats, grad_input + (image + 1) * v.in_image, 0.0f);
-          }
-        }
-        begin = stop;
-      }
+      for_each_slice_run(v, t * task_rows, std::min(rows, (t + 1) * task_rows),
+                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od, std::int64_t oh) {
+                           float* slice_in = grad_input + image * v.in_image + od * D.stride * H.in * row_floats;
+                           simd::PairWindowsBackward a = base;
+                           a.grad_out = grad_output + begin * out_row;
+                           a.argmax = argmax ? argmax + begin * out_row : nullptr;
+                           a.rows = static_cast<std::size_t>(stop - begin);
+                           a.grad_in = slice_in + oh * H.stride * row_floats;
+                           a.stage = stage;
+                           if (is_max) {
+                             simd::backward_pair_windows_max(a);
+                           } else {
+                             simd::backward_pair_windows_average(a);
+                           }
+                           if (oh + (stop - begin) < H.out) return;
+                           // The slice's last row: rows below its last window, in each of its
+                           // depths; depths past the last one.
+                           for (std::int64_t kd = 0; kd < D.window; ++kd) {
+                             float* depth = slice_in + kd * H.in * row_floats;
+                             std::fill(depth + 2 * H.out * row_floats, depth + H.in * row_floats, 0.0f);
+                           }
+                           if (od + 1 == D.out) {
+                             std::fill(slice_in + D.window * H.in * row_floats, grad_input + (image + 1) * v.in_image, 0.0f);
+                           }
+                         });
     }
     if (base.stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
   }

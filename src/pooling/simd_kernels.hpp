@@ -77,21 +77,25 @@ inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in
 // most common pooling there is): `rows` output rows, each from the window rows at offsets[0 ..
 // nrows) (window order, all real) floats from its base, the bases `row_step` floats apart from
 // `in` on; output row i is out[i * cols_out * channels ..]. channels == 1: channels_first rows
-// long enough for vectors along the cols; else channels_last, channels a multiple of lanes(). A
+// long enough for vectors along the cols; else channels_last, channels a multiple of lanes()
+// (the backward then uses no stage). A
 // tight loop per output row: per window row and vector of outputs, one deinterleaving load
 // (channels_first) or two loads, and no per-row setup in the driver. Reads nothing at or past
 // `end`.
-struct PairWindows {
-  const float* in;
-  std::int64_t offsets[4];
-  std::size_t nrows;  // 1, 2 or 4
-  std::int64_t row_step;
-  std::size_t rows, cols_out;
+struct PairGeometry {
+  std::int64_t offsets[4] = {};
+  std::size_t nrows = 0;  // 1, 2 or 4
+  std::int64_t row_step = 0;
+  std::size_t cols_out = 0;
   std::size_t channels = 1;
-  const float* end;
-  float* out;
-  std::uint8_t* argmax;  // max only, optional
-  bool stream = false;   // non-temporal stores of whole aligned vectors, fenced by the caller
+};
+struct PairWindows : PairGeometry {
+  const float* in = nullptr;
+  std::size_t rows = 0;
+  const float* end = nullptr;
+  float* out = nullptr;
+  std::uint8_t* argmax = nullptr;  // max only, optional
+  bool stream = false;             // non-temporal stores of whole aligned vectors, fenced by the caller
 };
 void forward_pair_windows_max(const PairWindows& args);
 void forward_pair_windows_average(const PairWindows& args);
@@ -100,19 +104,15 @@ void forward_pair_windows_average(const PairWindows& args);
 // of them once (the gradient, or 0; a 0 at col 2 * cols_out when cols_in is odd). A window's
 // rows of one depth must be adjacent (offsets[2q + 1] = offsets[2q] + cols_in, when nrows > 1). Rows of grad_in in no window are the caller's. Reads nothing at or past
 // grad_out_end (argmax_end).
-struct PairWindowsBackward {
-  const float* grad_out;
-  const float* grad_out_end;
-  const std::uint8_t* argmax;  // max only
-  const std::uint8_t* argmax_end;
-  std::int64_t offsets[4];
-  std::size_t nrows;  // 1, 2 or 4
-  std::int64_t row_step;
-  std::size_t rows, cols_out, cols_in;
-  std::size_t channels = 1;  // > 1: channels_last, a multiple of lanes() (then no stage is used)
-  float* grad_in;
-  float* stage;         // pair_windows_stage_floats(cols_in, lanes()) floats of scratch
-  bool stream = false;  // non-temporal stores of whole aligned vectors, fenced by the caller
+struct PairWindowsBackward : PairGeometry {
+  const float* grad_out = nullptr;
+  const float* grad_out_end = nullptr;
+  const std::uint8_t* argmax = nullptr;  // max only
+  const std::uint8_t* argmax_end = nullptr;
+  std::size_t rows = 0, cols_in = 0;
+  float* grad_in = nullptr;
+  float* stage = nullptr;  // channels_first: pair_windows_stage_floats(cols_in, lanes()) floats of scratch
+  bool stream = false;     // non-temporal stores of whole aligned vectors, fenced by the caller
 };
 inline std::size_t pair_windows_stage_floats(std::size_t cols_in, std::size_t lanes) { return 2 * cols_in + 2 * lanes; }
 void backward_pair_windows_max(const PairWindowsBackward& args);

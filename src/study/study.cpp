@@ -91,6 +91,33 @@ std::vector<EpochLogs> history_from_json(const Json& j) {
   return history;
 }
 
+// What a checkpoint carries over of the epochs it holds. A value of the wrong type (the file is
+// the study's own, behind a CRC, but may come from another version) is a FormatError, and the
+// checkpoint is then ignored like any unreadable one.
+struct CarriedState {
+  std::vector<EpochLogs> history;
+  double seconds = 0;
+  std::int64_t peak_rss_bytes = 0, start_rss_bytes = 0;
+};
+CarriedState carried_from_json(const Json& settings, const std::string& where) {
+  auto read = [&](const char* key, auto parse) {
+    try {
+      return parse(settings.contains(key) ? settings.at(key) : Json());
+    } catch (const Json::exception& e) {
+      throw FormatError(where + ": the training state's \"" + key + "\" is not readable: " + e.what());
+    }
+  };
+  auto number = [](auto fallback) {
+    return [fallback](const Json& j) { return j.is_null() ? fallback : j.get<decltype(fallback)>(); };
+  };
+  CarriedState c;
+  c.history = read("history", [](const Json& j) { return history_from_json(j.is_null() ? Json::array() : j); });
+  c.seconds = read("train_seconds", number(0.0));
+  c.peak_rss_bytes = read("peak_rss_bytes", number(std::int64_t{0}));
+  c.start_rss_bytes = read("start_rss_bytes", number(std::int64_t{0}));
+  return c;
+}
+
 // The predicted class of each row of a (count, classes) output.
 std::vector<int> predicted_classes(const Tensor& probabilities) {
   const std::int64_t count = probabilities.dim(0), classes = probabilities.dim(1);
@@ -170,14 +197,14 @@ VariantResult train_variant(const VariantSpec& spec, const Json& key, const Stud
 
   std::optional<Sequential> model;
   int epochs_done = 0;
-  Json carried = Json::object();  // history, time and memory of the epochs already done
+  CarriedState carried;  // history, time and memory of the epochs already done
   if (fs::exists(checkpoint)) {
     try {
       auto [saved, state] = load_checkpoint(checkpoint);
       if (state.settings.value("key", Json()) == key) {
+        carried = carried_from_json(state.settings, checkpoint);
         model.emplace(std::move(saved));
         epochs_done = state.epochs_done;
-        carried = state.settings;
         result.resumed = true;
         out << "  resuming from " << checkpoint << " after epoch " << epochs_done << "\n" << std::flush;
       } else {
@@ -193,10 +220,10 @@ VariantResult train_variant(const VariantSpec& spec, const Json& key, const Stud
   result.model_name = m.name();
   result.params = m.count_params();
 
-  std::vector<EpochLogs> history = history_from_json(carried.value("history", Json::array()));
-  double seconds = carried.value("train_seconds", 0.0);
-  std::int64_t peak = carried.value("peak_rss_bytes", std::int64_t{0});
-  std::int64_t start = carried.value("start_rss_bytes", std::int64_t{0});
+  std::vector<EpochLogs> history = std::move(carried.history);
+  double seconds = carried.seconds;
+  std::int64_t peak = carried.peak_rss_bytes;
+  std::int64_t start = carried.start_rss_bytes;
 
   const PeakMemoryProbe probe;
   if (start == 0) start = probe.start_bytes();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "poolnet/model/model_file.hpp"
 #include "study/study.hpp"
 #include "study/study_fixture.hpp"
 #include "test_util.hpp"
@@ -158,6 +159,25 @@ TEST(StudyResume, ACheckpointFromOtherSettingsIsNotResumed) {
   const StudyResults results = run_study(options);
   EXPECT_FALSE(results.variants[0].resumed);
   EXPECT_TRUE(testing::contains(f.log.str(), "it was made with other inputs (seed)")) << f.log.str();
+  EXPECT_EQ(results.variants[0].history.size(), 3u);
+}
+
+// A checkpoint whose carried training state has a value of the wrong type is ignored with a
+// message, and the variant trains from the start (it was an uncaught JSON type_error).
+TEST(StudyResume, ACheckpointWithAMalformedTrainingStateIsIgnored) {
+  Fixture f;
+  StudyOptions options = f.options("out");
+  options.keep_going = [](const std::string&, int epoch) { return epoch < 1; };
+  EXPECT_THROW(run_study(options), StudyInterrupted);
+  const std::string checkpoint = variant_dir(options.out_dir, "max") + "/checkpoint.pnet";
+  auto [model, state] = load_checkpoint(checkpoint);
+  state.settings["train_seconds"] = "slow";
+  save_checkpoint(model, state, checkpoint);
+  options.keep_going = nullptr;
+  const StudyResults results = run_study(options);
+  EXPECT_FALSE(results.variants[0].resumed);
+  EXPECT_TRUE(testing::contains(f.log.str(), "ignoring an unreadable checkpoint")) << f.log.str();
+  EXPECT_TRUE(testing::contains(f.log.str(), "train_seconds")) << f.log.str();
   EXPECT_EQ(results.variants[0].history.size(), 3u);
 }
 

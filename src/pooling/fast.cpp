@@ -1068,7 +1068,8 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   const auto C = static_cast<std::size_t>(v.channels);
 #pragma omp parallel if (parallel_worth(v))
   {
-    double* sums = thread_scratch<double, 0>(is_max ? 0 : C);
+    double* sums = thread_scratch<double, 0>(is_max ? 0 : 2 * C);
+    float* second = thread_scratch<float, 0>(is_max ? C : 0);  // the second half's maxima
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
@@ -1076,7 +1077,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
       if (C == 1) {
         out[0] = is_max ? simd::global_max_slice(image, cells) : simd::global_average_slice(image, cells);
       } else if (is_max) {
-        simd::global_max_channels_last(image, cells, C, out);
+        simd::global_max_channels_last(image, cells, C, out, second);
       } else {
         simd::global_average_channels_last(image, cells, C, out, sums);
       }
@@ -1095,6 +1096,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
   {
     float* maximum = thread_scratch<float, 0>(C);
     float* share = thread_scratch<float, 1>(C);
+    float* second = thread_scratch<float, 2>(C);  // global_max_channels_last's scratch
     std::int64_t* counts = thread_scratch<std::int64_t, 0>(C);
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
@@ -1111,7 +1113,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
       if (C == 1) {
         maximum[0] = simd::global_max_slice(image, cells);
       } else {
-        simd::global_max_channels_last(image, cells, C, maximum);
+        simd::global_max_channels_last(image, cells, C, maximum, second);
       }
       std::fill(counts, counts + C, 0);
       simd::count_winners(image, cells, C, maximum, counts);

@@ -209,9 +209,11 @@ struct BackwardRow {
 void backward_row_max(const BackwardRow& args);
 void backward_row_average(const BackwardRow& args);
 
-// Global pooling of one channels_last image (cells x channels floats) into `out` (channels).
-// The average needs `scratch` (channels doubles).
-void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out);
+// Global pooling of one channels_last image (cells x channels floats) into `out` (channels),
+// reading its two halves side by side. The max needs `scratch` of channels floats, the average
+// of 2 * channels doubles.
+void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
+                              float* scratch);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                                   double* scratch);
 // Global pooling of one contiguous channels_first slice.

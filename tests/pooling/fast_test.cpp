@@ -490,6 +490,66 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
+// Global pooling reads each image (or channels_first slice) as two halves side by side. The first
+// maximum of the whole image is kept across them (-0 in the first half, +0 later: -0), a NaN or
+// the only maximum in either half or in an odd last cell counts, and averages and the max
+// backward agree with the reference, for odd and even cell counts, one cell, channel tails,
+// every target.
+TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
+  std::mt19937 rng(4242u);
+  const std::vector<std::vector<std::int64_t>> spatials = {{1, 1}, {1, 2}, {1, 3}, {3, 5}, {6, 6}, {9, 11}, {40, 41}};
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const auto& spatial : spatials)
+      for (const auto& [format, channels] : {std::pair{DataFormat::kChannelsLast, std::int64_t{3}},
+                                             std::pair{DataFormat::kChannelsLast, std::int64_t{17}},
+                                             std::pair{DataFormat::kChannelsLast, std::int64_t{64}},
+                                             std::pair{DataFormat::kChannelsFirst, std::int64_t{2}}}) {
+        const Shape shape = make_shape(2, spatial, channels, format);
+        const std::int64_t cells = spatial[0] * spatial[1];
+        const std::string what = shape.to_string() + " " + std::string(to_string(format)) + " target " + hwy::TargetName(target);
+        SCOPED_TRACE(what);
+        // Cell s of channel c of image b.
+        auto at = [&](std::int64_t b, std::int64_t s, std::int64_t c) {
+          return format == DataFormat::kChannelsLast ? (b * cells + s) * channels + c : (b * channels + c) * cells + s;
+        };
+        const PoolPlan max_plan = plan_pooling(testing::global_spec(PoolOp::kMax, 2, format), shape);
+        const PoolPlan avg_plan = plan_pooling(testing::global_spec(PoolOp::kAverage, 2, format), shape);
+        auto expect_reference = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
+          const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+          const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+          const bool is_max = plan.spec.op == PoolOp::kMax;
+          for (std::int64_t i = 0; i < ref.size(); ++i) {
+            ASSERT_TRUE(is_max ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
+                << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+          }
+          const Tensor upstream = testing::random_tensor(plan.output_shape, 3u);
+          const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
+          const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
+          for (std::int64_t i = 0; i < gref.size(); ++i) {
+            ASSERT_TRUE(close(gfast[i], gref[i])) << input << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
+          }
+        };
+        Tensor x(shape);
+        for (float& v : x.values()) v = -0.0f;
+        for (std::int64_t b = 0; b < 2; ++b)
+          for (std::int64_t c = 0; c < channels; ++c) x[at(b, cells - 1, c)] = 0.0f;  // +0 last: -0 wins
+        expect_reference(max_plan, x, "-0 then +0");
+        for (float& v : x.values()) v = -1.0f;
+        for (std::int64_t c = 0; c < channels; ++c) x[at(0, cells - 1, c)] = 5.0f;  // the odd last cell
+        for (std::int64_t c = 0; c < channels; c += 2) x[at(1, cells - 1, c)] = std::numeric_limits<float>::quiet_NaN();
+        expect_reference(max_plan, x, "maximum or NaN in the last cell");
+        for (int repeat = 0; repeat < 2; ++repeat) {
+          const Tensor y = random_input(shape, rng);
+          expect_reference(max_plan, y, "random");
+          expect_reference(avg_plan, y, "random");
+        }
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Backward without overlapping windows writes each gradient once, so it must have the
 // reference's bits: an upstream -0 gives +0 (the reference adds into zeros, as TensorFlow does),
 // and the average divides by power-of-two counts with an exact multiplication by the reciprocal

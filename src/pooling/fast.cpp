@@ -425,7 +425,7 @@ void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
 }
 
 // 2x2/2 (2D) or 2x2x2/2 (3D) without padding, channels_first on rows long enough for whole
-// vectors of outputs, or channels_last with whole vectors of channels (forward only there):
+// vectors of outputs, or channels_last with whole vectors of channels:
 // simd::forward_pair_windows_max and _average run down the output rows of a task in one loop,
 // with none of the row kernels' per-row setup (window rows, geometry, the partial last vector
 // through the generic loop). Tasks are runs of output rows, split at the depth slices (od) where
@@ -435,7 +435,9 @@ void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
 // argmax, in cache) on 26x26x32 342-373 -> 255-264 us. The software prefetch of
 // windowed_forward's short channels_last rows made it slower (26x26: 0.55-0.72 ms).
 bool pair_windows_apply(const View& v, std::size_t lanes) {
-  auto pairs = [](const AxisGeometry& a) { return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in; };
+  auto pairs = [](const AxisGeometry& a) {
+    return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in;
+  };
   const AxisGeometry& D = v.axes[0];
   const bool vectors = v.channels == 1 ? v.axes[2].out >= static_cast<std::int64_t>(lanes)
                                        : v.channels % static_cast<std::int64_t>(lanes) == 0;
@@ -483,9 +485,9 @@ void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes
   base.end = input + v.images * v.in_image;
   const std::int64_t rows = v.images * D.out * H.out, out_row = W.out * v.channels;
   base.stream = v.images * v.out_image * 4 >= stream_bytes.load();
-  // Tasks of about 16 KiB of output, a multiple of `lanes` rows: a task's output then starts
-  // where its first row's output would if the rows were whole vectors (the kernel streams rows
-  // that are not in groups that are).
+  // Tasks of about 16 KiB of output and a multiple of `lanes` rows, so that each starts on a
+  // vector boundary of the output (the kernel streams rows that are not whole vectors in groups
+  // of rows that are).
   const auto step = static_cast<std::int64_t>(lanes);
   const std::int64_t task_rows = step * std::max<std::int64_t>(1, 4096 / (step * out_row));
   const std::int64_t tasks = (rows + task_rows - 1) / task_rows;
@@ -494,7 +496,8 @@ void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes
 #pragma omp for schedule(static) nowait
     for (std::int64_t t = 0; t < tasks; ++t) {
       for_each_slice_run(v, t * task_rows, std::min(rows, (t + 1) * task_rows),
-                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od, std::int64_t oh) {
+                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od,
+                             std::int64_t oh) {
                            simd::PairWindows a = base;
                            a.in = input + image * v.in_image + (od * D.stride * H.in + oh * H.stride) * row_floats;
                            a.rows = static_cast<std::size_t>(stop - begin);
@@ -782,7 +785,8 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lane
 #pragma omp for schedule(static) nowait
     for (std::int64_t t = 0; t < tasks; ++t) {
       for_each_slice_run(v, t * task_rows, std::min(rows, (t + 1) * task_rows),
-                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od, std::int64_t oh) {
+                         [&](std::int64_t begin, std::int64_t stop, std::int64_t image, std::int64_t od,
+                             std::int64_t oh) {
                            float* slice_in = grad_input + image * v.in_image + od * D.stride * H.in * row_floats;
                            simd::PairWindowsBackward a = base;
                            a.grad_out = grad_output + begin * out_row;
@@ -803,7 +807,8 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lane
                              std::fill(depth + 2 * H.out * row_floats, depth + H.in * row_floats, 0.0f);
                            }
                            if (od + 1 == D.out) {
-                             std::fill(slice_in + D.window * H.in * row_floats, grad_input + (image + 1) * v.in_image, 0.0f);
+                             std::fill(slice_in + D.window * H.in * row_floats,
+                                       grad_input + (image + 1) * v.in_image, 0.0f);
                            }
                          });
     }

@@ -1666,7 +1666,8 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
   }
   // The first half's maximum wins ties: it comes first.
   for (std::size_t j = 0; j < vectors; ++j) {
-    const VF m = half > 0 ? MaxFirst(hn::LoadU(d, second + j * N), hn::LoadU(d, out + j * N)) : hn::LoadU(d, out + j * N);
+    const VF first = hn::LoadU(d, out + j * N);
+    const VF m = half > 0 ? MaxFirst(hn::LoadU(d, second + j * N), first) : first;
     hn::StoreU(hn::IfThenElse(nan[j], hn::Set(d, kNaN), m), d, out + j * N);
   }
   for (std::size_t c = vectors * N; c < C; ++c) {

@@ -100,10 +100,11 @@ struct PairWindows : PairGeometry {
 void forward_pair_windows_max(const PairWindows& args);
 void forward_pair_windows_average(const PairWindows& args);
 // Their backward: output row i's upstream gradient (and argmax) at grad_out (argmax) + i *
-// cols_out * channels scatter into its window rows (grad_in + i * row_step + offsets[r]), writing every col
-// of them once (the gradient, or 0; a 0 at col 2 * cols_out when cols_in is odd). A window's
-// rows of one depth must be adjacent (offsets[2q + 1] = offsets[2q] + cols_in, when nrows > 1). Rows of grad_in in no window are the caller's. Reads nothing at or past
-// grad_out_end (argmax_end).
+// cols_out * channels scatter into its window rows (grad_in + i * row_step + offsets[r]),
+// writing every col of them once (the gradient, or 0; zeros at col 2 * cols_out when cols_in is
+// odd). channels_first: a window's rows of one depth must be adjacent (offsets[2q + 1] =
+// offsets[2q] + cols_in). Rows of grad_in in no window are the caller's. Reads nothing at or
+// past grad_out_end (argmax_end).
 struct PairWindowsBackward : PairGeometry {
   const float* grad_out = nullptr;
   const float* grad_out_end = nullptr;
@@ -114,7 +115,9 @@ struct PairWindowsBackward : PairGeometry {
   float* stage = nullptr;  // channels_first: pair_windows_stage_floats(cols_in, lanes()) floats of scratch
   bool stream = false;     // non-temporal stores of whole aligned vectors, fenced by the caller
 };
-inline std::size_t pair_windows_stage_floats(std::size_t cols_in, std::size_t lanes) { return 2 * cols_in + 2 * lanes; }
+inline std::size_t pair_windows_stage_floats(std::size_t cols_in, std::size_t lanes) {
+  return 2 * cols_in + 2 * lanes;
+}
 void backward_pair_windows_max(const PairWindowsBackward& args);
 void backward_pair_windows_average(const PairWindowsBackward& args);
 

@@ -432,7 +432,7 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
             const std::string what = describe(c) + " target " + hwy::TargetName(target) + (stream ? " streamed" : "");
             SCOPED_TRACE(what);
             const PoolPlan plan = plan_pooling(c.spec, c.shape);
-            for (int repeat = 0; repeat < 3; ++repeat) ASSERT_TRUE(check_case(c, plan, rng, 50u + static_cast<std::uint32_t>(repeat)));
+            for (std::uint32_t repeat = 0; repeat < 3; ++repeat) ASSERT_TRUE(check_case(c, plan, rng, 50u + repeat));
             auto forward_matches = [&](const Tensor& x, const std::string& input) {
               const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
               const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
@@ -507,7 +507,8 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
                                              std::pair{DataFormat::kChannelsFirst, std::int64_t{2}}}) {
         const Shape shape = make_shape(2, spatial, channels, format);
         const std::int64_t cells = spatial[0] * spatial[1];
-        const std::string what = shape.to_string() + " " + std::string(to_string(format)) + " target " + hwy::TargetName(target);
+        const std::string what =
+            shape.to_string() + " " + std::string(to_string(format)) + " target " + hwy::TargetName(target);
         SCOPED_TRACE(what);
         // Cell s of channel c of image b.
         auto at = [&](std::int64_t b, std::int64_t s, std::int64_t c) {
@@ -527,7 +528,8 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
           const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
           const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
           for (std::int64_t i = 0; i < gref.size(); ++i) {
-            ASSERT_TRUE(close(gfast[i], gref[i])) << input << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
+            ASSERT_TRUE(close(gfast[i], gref[i]))
+                << input << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
           }
         };
         Tensor x(shape);

@@ -501,10 +501,13 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     for (const auto& spatial : spatials)
-      for (const auto& [format, channels] : {std::pair{DataFormat::kChannelsLast, std::int64_t{3}},
-                                             std::pair{DataFormat::kChannelsLast, std::int64_t{17}},
-                                             std::pair{DataFormat::kChannelsLast, std::int64_t{64}},
-                                             std::pair{DataFormat::kChannelsFirst, std::int64_t{2}}}) {
+      for (const auto& layout : {std::pair{DataFormat::kChannelsLast, std::int64_t{3}},
+                                 std::pair{DataFormat::kChannelsLast, std::int64_t{17}},
+                                 std::pair{DataFormat::kChannelsLast, std::int64_t{64}},
+                                 std::pair{DataFormat::kChannelsFirst, std::int64_t{2}}}) {
+        // Named copies, not structured bindings: clang 14 cannot capture those in the lambdas.
+        const DataFormat format = layout.first;
+        const std::int64_t channels = layout.second;
         const Shape shape = make_shape(2, spatial, channels, format);
         const std::int64_t cells = spatial[0] * spatial[1];
         const std::string what =

@@ -311,10 +311,93 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
   }
 }
 
+// channels_last max without argmax, windows of 3 cols with stride 2 (3x3/2, the overlapping
+// pooling of ResNet-style stems), outputs [lo, hi) whose windows lie inside the row: every cell
+// with MAXPS and nothing else (the generic loop spends two more instructions per cell tracking
+// NaN). NaN is only detected, by a sum of the cells (each cell once per output row): `probe`
+// turns NaN when one may be there, and the caller redoes [lo, hi) in the generic loop.
+template <int K>
+HWY_INLINE void max_window3_stride2_block(const ForwardRow& a, std::int64_t lo, std::int64_t hi, std::size_t c,
+                                          VF (&probe)[K]) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t Cs = a.channels;
+  const std::size_t nrows = a.nrows;
+  // The first window's first col is the only cell no later window's cols 1 and 2 cover.
+  const std::size_t first = static_cast<std::size_t>(2 * lo - a.cols.pad_before) * Cs + c;
+  for (std::size_t r = 0; r < nrows; ++r)
+    for (int j = 0; j < K; ++j) probe[j] = hn::Add(probe[j], hn::LoadU(d, a.rows[r] + first + j * N));
+  for (std::int64_t ow = lo; ow < hi; ++ow) {
+    const std::size_t at = static_cast<std::size_t>(2 * ow - a.cols.pad_before) * Cs + c;
+    VF acc[K], sum[K];
+    {
+      const float* p = a.rows[0] + at;
+      for (int j = 0; j < K; ++j) {
+        const VF x0 = hn::LoadU(d, p + j * N), x1 = hn::LoadU(d, p + Cs + j * N), x2 = hn::LoadU(d, p + 2 * Cs + j * N);
+        acc[j] = MaxFirst(x2, MaxFirst(x1, x0));
+        sum[j] = hn::Add(x1, x2);
+      }
+    }
+    for (std::size_t r = 1; r < nrows; ++r) {
+      const float* p = a.rows[r] + at;
+      for (int j = 0; j < K; ++j) {
+        const VF x0 = hn::LoadU(d, p + j * N), x1 = hn::LoadU(d, p + Cs + j * N), x2 = hn::LoadU(d, p + 2 * Cs + j * N);
+        acc[j] = MaxFirst(x2, MaxFirst(x1, MaxFirst(x0, acc[j])));
+        sum[j] = hn::Add(sum[j], hn::Add(x1, x2));
+      }
+    }
+    const std::size_t o = static_cast<std::size_t>(ow) * Cs + c;
+    for (int j = 0; j < K; ++j) {
+      probe[j] = hn::Add(probe[j], sum[j]);
+      StoreOut(acc[j], a.out + o + j * N, a.stream);
+    }
+  }
+}
+
+template <int K>
+HWY_INLINE void max_window3_stride2_channels(const ForwardRow& a, std::int64_t lo, std::int64_t hi, std::size_t c) {
+  VF probe[K];
+  for (int j = 0; j < K; ++j) probe[j] = hn::Zero(DF());
+  max_window3_stride2_block<K>(a, lo, hi, c, probe);
+  bool nan = false;
+  for (int j = 0; j < K; ++j) nan = nan || !hn::AllFalse(DF(), hn::IsNaN(probe[j]));
+  if (nan) {
+    for (std::int64_t ow = lo; ow < hi; ++ow) max_channels_block<false, K>(a, ow, c);
+  }
+}
+
+// Returns false when the row is not such a row (the caller takes the generic loop).
+bool max_row_window3_stride2(const ForwardRow& a) {
+  const std::size_t N = hn::Lanes(DF());
+  const std::size_t C = a.channels;
+  if (a.cols.window != 3 || a.cols.stride != 2 || C % N != 0) return false;
+  std::int64_t lo = 0, hi = 0;
+  interior(a.cols, 3, lo, hi);
+  if (hi - lo < 2) return false;
+  auto edge = [&](std::int64_t ow) {
+    std::size_t c = 0;
+    for (; c + 4 * N <= C; c += 4 * N) max_channels_block<false, 4>(a, ow, c);
+    for (; c + N <= C; c += N) max_channels_block<false, 1>(a, ow, c);
+  };
+  for (std::int64_t ow = 0; ow < lo; ++ow) edge(ow);
+  std::size_t c = 0;
+  for (; c + 4 * N <= C; c += 4 * N) max_window3_stride2_channels<4>(a, lo, hi, c);
+  if (c + 2 * N <= C) {
+    max_window3_stride2_channels<2>(a, lo, hi, c);
+    c += 2 * N;
+  }
+  if (c + N <= C) max_window3_stride2_channels<1>(a, lo, hi, c);
+  for (std::int64_t ow = hi; ow < a.cols.out; ++ow) edge(ow);
+  return true;
+}
+
 template <bool kArgmax>
 void max_row_channels_last(const ForwardRow& a) {
   const std::size_t N = hn::Lanes(DF());
   const std::size_t C = a.channels;
+  if constexpr (!kArgmax) {
+    if (max_row_window3_stride2(a)) return;
+  }
   for (std::int64_t ow = 0; ow < a.cols.out; ++ow) {
     std::size_t c = 0;
     for (; c + 4 * N <= C; c += 4 * N) max_channels_block<kArgmax, 4>(a, ow, c);

@@ -490,6 +490,68 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
+// channels_last max with windows of 3 cols and stride 2 (3x3/2 and friends) takes a loop of
+// MAXPS alone over the windows inside the row, NaN only detected by a sum of the cells and the
+// row redone when one may be there: a NaN at every cell of an image (the first col of the first
+// inner window is the cell only the probe's first load sees), +-inf whose sum is NaN (redone),
+// -0/+0 ties across window rows, windows clipped at both edges ('same' on odd and even cols),
+// one to nine window rows, channels of one to four vectors for every target, 1 and 2 threads.
+TEST(FastKernelsWindow3Stride2, MatchTheReference) {
+  std::mt19937 rng(31415u);
+  struct Layout {
+    std::vector<std::int64_t> spatial, window, strides;
+  };
+  const std::vector<Layout> layouts = {{{9}, {3}, {2}},
+                                       {{7, 9}, {3, 3}, {2, 2}},
+                                       {{6, 12}, {3, 3}, {2, 2}},
+                                       {{5, 11}, {1, 3}, {1, 2}},
+                                       {{4, 10}, {2, 3}, {1, 2}},
+                                       {{3, 5, 9}, {3, 3, 3}, {2, 2, 2}}};
+  const std::int64_t channels_choices[] = {4, 8, 16, 48, 64};
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const auto& layout : layouts)
+        for (const std::int64_t channels : channels_choices)
+          for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+            const int rank = static_cast<int>(layout.spatial.size());
+            const RandomCase c{pool_spec(PoolOp::kMax, rank, false, layout.window, layout.strides, padding,
+                                         DataFormat::kChannelsLast),
+                               make_shape(2, layout.spatial, channels, DataFormat::kChannelsLast)};
+            SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+            const PoolPlan plan = plan_pooling(c.spec, c.shape);
+            ASSERT_TRUE(check_case(c, plan, rng, 70u));
+            auto forward_matches = [&](const Tensor& x, const std::string& input) {
+              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+              for (std::int64_t i = 0; i < ref.size(); ++i) {
+                ASSERT_TRUE(same_bits(fast[i], ref[i]))
+                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+              }
+            };
+            Tensor x(c.shape);
+            // Zeros: -0 first in every window, a +0 later in it (another row) must not replace it.
+            for (std::int64_t i = 0; i < x.size(); ++i) x[i] = (i / channels) % 3 == 0 ? -0.0f : 0.0f;
+            forward_matches(x, "zeros");
+            for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 5 == 0 ? inf : -inf;
+            forward_matches(x, "inf and -inf");
+            const Tensor base = random_input(c.shape, rng);
+            const std::int64_t cells = c.shape.elements() / (2 * channels);
+            for (std::int64_t cell = 0; cell < cells; ++cell) {
+              Tensor y = base;
+              for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+              y[cell * channels + (cell * 7) % channels] = std::numeric_limits<float>::quiet_NaN();
+              forward_matches(y, "NaN in cell " + std::to_string(cell));
+              if (::testing::Test::HasFatalFailure()) return;
+            }
+          }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Global pooling reads each image (or channels_first slice) as two halves side by side. The first
 // maximum of the whole image is kept across them (-0 in the first half, +0 later: -0), a NaN or
 // the only maximum in either half or in an odd last cell counts, and averages and the max

@@ -315,7 +315,10 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
 // pooling of ResNet-style stems), outputs [lo, hi) whose windows lie inside the row: every cell
 // with MAXPS and nothing else (the generic loop spends two more instructions per cell tracking
 // NaN). NaN is only detected, by a sum of the cells (each cell once per output row): `probe`
-// turns NaN when one may be there, and the caller redoes [lo, hi) in the generic loop.
+// turns NaN when one may be there, and the caller redoes [lo, hi) in the generic loop. 2 threads,
+// 4 interleaved rounds of poolnet-bench, 3x3/2 'same': 26x26x32 0.67 -> 0.61 ms, 11x11x64 0.59 ->
+// 0.51 ms, 112x112x64 5.00 -> 4.67 ms; 3x3x3/2 'same' 56x56x32 5.34 -> 5.01 ms; 1D 3/2 3.70 ->
+// 3.19 ms. In cache, 26x26x32 29 -> 25.5 us per 8 images.
 template <int K>
 HWY_INLINE void max_window3_stride2_block(const ForwardRow& a, std::int64_t lo, std::int64_t hi, std::size_t c,
                                           VF (&probe)[K]) {

@@ -907,6 +907,23 @@ void ForwardPlanePairsAverage(const float* plane, std::size_t rows_out, std::siz
   }
 }
 
+// Pass 1's reduction for windows of 3 cols whose first two cells always lie in the row (padding
+// only after it: 'valid', or 'same' on even cols): the terms unrolled and only the last one
+// masked, where the generic loop tests every term's masks per vector. 2 threads, 5 interleaved
+// rounds, (32,64,112,112) 3x3/2 'same' 7.75 -> 7.4 ms; (128,32,26,26) 0.78 -> 0.71 ms.
+HWY_INLINE void cols_max_terms3(const ColsStride2& c, const float* const* source, float* out, std::size_t vectors) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const VF lowest = hn::Set(d, -std::numeric_limits<float>::infinity());
+  const std::uint8_t* masks = c.lane_masks[2];
+  for (std::size_t v = 0, j = 0; v < vectors; ++v, j += N) {
+    const VF x0 = hn::LoadU(d, source[0] + j), x1 = hn::LoadU(d, source[1] + j);
+    VF x2 = hn::LoadU(d, source[2] + j);
+    if (masks) x2 = hn::IfThenElse(hn::LoadMaskBits(d, masks + v * c.mask_bytes), x2, lowest);
+    hn::StoreU(MaxFirst(x2, MaxFirst(x1, x0)), d, out + j);
+  }
+}
+
 // Pass 1 of separable channels_first max with stride 2 along the cols (see simd_kernels.hpp):
 // the flattened slice is deinterleaved into even and odd cells in whole vectors (pairs never
 // straddle rows when the cols are even), then each window term is one unaligned load of evens or
@@ -947,6 +964,10 @@ bool ColsMaxStride2(const ColsStride2& c, const float* in, float* scratch, float
   }
   const VF lowest = hn::Set(d, -std::numeric_limits<float>::infinity());
   const std::size_t vectors = (pairs + N - 1) / N;
+  if (c.window == 3 && c.lane_masks[0] == nullptr && c.lane_masks[1] == nullptr) {
+    cols_max_terms3(c, source, out, vectors);
+    return true;
+  }
   for (std::size_t v = 0; v < vectors; ++v) {
     const std::size_t j = v * N;
     VF acc = lowest;

@@ -1073,8 +1073,8 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   const auto C = static_cast<std::size_t>(v.channels);
 #pragma omp parallel if (parallel_worth(v))
   {
-    double* sums = thread_scratch<double, 0>(is_max ? 0 : 2 * C);
-    float* second = thread_scratch<float, 0>(is_max ? C : 0);  // the second half's maxima
+    double* sums = thread_scratch<double, 0>(is_max ? 0 : simd::kGlobalStreams * C);
+    float* second = thread_scratch<float, 0>(is_max ? simd::kGlobalStreams * C : 0);  // the quarters' maxima
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
@@ -1101,7 +1101,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
   {
     float* maximum = thread_scratch<float, 0>(C);
     float* share = thread_scratch<float, 1>(C);
-    float* second = thread_scratch<float, 2>(C);  // global_max_channels_last's scratch
+    float* second = thread_scratch<float, 2>(simd::kGlobalStreams * C);  // global_max_channels_last's scratch
     std::int64_t* counts = thread_scratch<std::int64_t, 0>(C);
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {

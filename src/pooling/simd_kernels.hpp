@@ -213,8 +213,9 @@ void backward_row_max(const BackwardRow& args);
 void backward_row_average(const BackwardRow& args);
 
 // Global pooling of one channels_last image (cells x channels floats) into `out` (channels),
-// reading its two halves side by side. The max needs `scratch` of channels floats, the average
-// of 2 * channels doubles.
+// reading its kGlobalStreams quarters side by side. The max needs `scratch` of kGlobalStreams *
+// channels floats, the average of kGlobalStreams * channels doubles.
+inline constexpr std::size_t kGlobalStreams = 4;
 void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                               float* scratch);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <limits>
@@ -552,14 +553,17 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
-// Global pooling reads each image (or channels_first slice) as two halves side by side. The first
-// maximum of the whole image is kept across them (-0 in the first half, +0 later: -0), a NaN or
-// the only maximum in either half or in an odd last cell counts, and averages and the max
-// backward agree with the reference, for odd and even cell counts, one cell, channel tails,
-// every target.
-TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
+// Global pooling reads each image (or channels_first slice) as several streams side by side
+// (channels_last: quarters, and the cells after the last whole quarter; channels_first: halves of
+// whole vectors and a tail). The first maximum of the whole image is kept across them: for cells
+// at and around every stream boundary and a stride of the rest, the only maximum there, the only
+// NaN there, and a -0 there with +0 in every later cell (-0 wins) give the reference's bits;
+// averages and the max backward agree with the reference, for cell counts with every remainder,
+// fewer cells than streams, one cell, channel tails, every target.
+TEST(FastKernelsGlobal, StreamsKeepTheFirstMaximumNaNAndTheAverage) {
   std::mt19937 rng(4242u);
-  const std::vector<std::vector<std::int64_t>> spatials = {{1, 1}, {1, 2}, {1, 3}, {3, 5}, {6, 6}, {9, 11}, {40, 41}};
+  const std::vector<std::vector<std::int64_t>> spatials = {{1, 1}, {1, 2}, {1, 3}, {2, 3}, {3, 5}, {5, 5},
+                                                            {6, 6}, {7, 9}, {9, 11}, {40, 41}};
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     for (const auto& spatial : spatials)
@@ -581,7 +585,7 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
         };
         const PoolPlan max_plan = plan_pooling(testing::global_spec(PoolOp::kMax, 2, format), shape);
         const PoolPlan avg_plan = plan_pooling(testing::global_spec(PoolOp::kAverage, 2, format), shape);
-        auto expect_reference = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
+        auto expect_forward = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
           const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
           const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
           const bool is_max = plan.spec.op == PoolOp::kMax;
@@ -589,6 +593,9 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
             ASSERT_TRUE(is_max ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
                 << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
           }
+        };
+        auto expect_reference = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
+          expect_forward(plan, x, input);
           const Tensor upstream = testing::random_tensor(plan.output_shape, 3u);
           const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
           const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
@@ -597,15 +604,29 @@ TEST(FastKernelsGlobal, TwoHalvesKeepTheFirstMaximumNaNAndTheAverage) {
                 << input << " grad_input[" << i << "] fast " << gfast[i] << " reference " << gref[i];
           }
         };
+        // Every cell of small images; around the boundaries of quarters, halves and vectors and
+        // every 29th cell of larger ones.
+        std::vector<std::int64_t> cells_to_try;
+        for (std::int64_t s = 0; s < cells; ++s) {
+          bool near_boundary = s < 2 || s >= cells - 2 || cells <= 64 || s % 29 == 0;
+          for (std::int64_t parts : {2, 4})
+            for (std::int64_t k = 1; k < parts; ++k) near_boundary = near_boundary || std::abs(s - k * cells / parts) <= 1;
+          near_boundary = near_boundary || s % 16 == 0 || s % 16 == 15;
+          if (near_boundary) cells_to_try.push_back(s);
+        }
         Tensor x(shape);
-        for (float& v : x.values()) v = -0.0f;
-        for (std::int64_t b = 0; b < 2; ++b)
-          for (std::int64_t c = 0; c < channels; ++c) x[at(b, cells - 1, c)] = 0.0f;  // +0 last: -0 wins
-        expect_reference(max_plan, x, "-0 then +0");
-        for (float& v : x.values()) v = -1.0f;
-        for (std::int64_t c = 0; c < channels; ++c) x[at(0, cells - 1, c)] = 5.0f;  // the odd last cell
-        for (std::int64_t c = 0; c < channels; c += 2) x[at(1, cells - 1, c)] = std::numeric_limits<float>::quiet_NaN();
-        expect_reference(max_plan, x, "maximum or NaN in the last cell");
+        for (const std::int64_t s : cells_to_try) {
+          const std::string cell = " at cell " + std::to_string(s);
+          for (float& v : x.values()) v = -1.0f;
+          for (std::int64_t c = 0; c < channels; ++c) x[at(0, s, c)] = 5.0f;
+          for (std::int64_t c = 0; c < channels; c += 2) x[at(1, s, c)] = std::numeric_limits<float>::quiet_NaN();
+          expect_forward(max_plan, x, "the only maximum or NaN" + cell);
+          for (std::int64_t b = 0; b < 2; ++b)
+            for (std::int64_t c = 0; c < channels; ++c)
+              for (std::int64_t later = s; later < cells; ++later) x[at(b, later, c)] = later == s ? -0.0f : 0.0f;
+          expect_forward(max_plan, x, "-0 then +0" + cell);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
         for (int repeat = 0; repeat < 2; ++repeat) {
           const Tensor y = random_input(shape, rng);
           expect_reference(max_plan, y, "random");

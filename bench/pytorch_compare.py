@@ -16,7 +16,11 @@ counts it). Backward times only the backward kernel (aten's *_backward ops, with
 from a forward done before timing), not the forward, and writes grad_input into preallocated
 buffers that rotate like poolnet-bench's (--fresh-grad-input: a new tensor per call instead).
 Forward outputs are PyTorch's own fresh tensors (its max_pool2d has no out= form without
-indices); they come back from the allocator warm, which favours PyTorch.
+indices); they come back from the allocator warm, which favours PyTorch. Each system's timing
+starts --settle seconds (default 1) after the previous one ended: right after PyTorch frees its
+row's buffers (gigabytes), the next process ran 1.5x slower for a second or two on this 2-core
+machine (channels_last 26x26 average backward: 0.97 ms right after, 0.64-0.66 ms after 1-3 s,
+0.65-0.69 ms alone), and both systems get the same pause.
 
 Needs Debian's python3-torch (run with /usr/bin/python3) and a built build/poolnet-bench.
 """
@@ -231,6 +235,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every system")
     ap.add_argument("--reps", type=int, default=7, help="timed repetitions per system and row")
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="seconds of pause before timing each system (the previous one's buffers are freed)")
     ap.add_argument("--quick", action="store_true", help="only the (128,26,26,32) shape")
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                                     "build", "poolnet-bench"),
@@ -249,6 +255,8 @@ def main():
         sys.exit(f"error: {args.bench} not found or not executable; build it with `make build`")
     if args.threads < 1 or args.reps < 1:
         sys.exit("error: --threads and --reps must be positive")
+    if not math.isfinite(args.settle) or args.settle < 0:
+        sys.exit("error: --settle must be a finite number of seconds, 0 or more")
     torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
 
@@ -268,6 +276,7 @@ def main():
             if row.unsupported:
                 print(f"  skip PyTorch {layout} {label} {shape_label(shape)}: {row.unsupported}", file=sys.stderr)
                 continue
+            time.sleep(args.settle)
             ms = row.time(args.reps)
             torch_ms[layout] = ms
             rows.append({"system": "pytorch", "op": label, "shape": shape_label(shape), "data_format": layout,
@@ -284,6 +293,7 @@ def main():
                       end="", file=sys.stderr, flush=True)
             pn_ms = None
             if not args.torch_only:
+                time.sleep(args.settle)
                 bench_rows = run_poolnet(args.bench, cfg, fmt, args.threads, args.reps)
                 for b in bench_rows:
                     b = dict(b)

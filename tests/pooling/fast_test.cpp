@@ -411,8 +411,11 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
   std::mt19937 rng(2718u);
   // {4, 63}: the last vector's loads would end one float past the input (31 outputs: 15 in the
   // last vector of 16, 7 of 8 and 3 of 4 lanes; the unused 63rd col is the input's last float).
-  const std::vector<std::vector<std::int64_t>> planes = {{6, 32}, {5, 70}, {4, 113}, {2, 40}, {4, 63},
-                                                         {4, 5, 56}, {5, 4, 41}, {5, 3, 70}, {2, 2, 64}};
+  // {16, 112}, {19, 70}, {18, 40}: runs of 8 rows or more, two rows per loop (staged groups in
+  // pairs, an odd last row or group alone).
+  const std::vector<std::vector<std::int64_t>> planes = {{6, 32},    {5, 70},    {4, 113},   {2, 40},    {4, 63},
+                                                         {16, 112},  {19, 70},   {18, 40},   {4, 5, 56}, {5, 4, 41},
+                                                         {5, 3, 70}, {2, 2, 64}};
   // channels_last with whole vectors of channels for every target: one or more per cell.
   const std::pair<DataFormat, std::int64_t> layouts[] = {
       {DataFormat::kChannelsFirst, 3}, {DataFormat::kChannelsLast, 16}, {DataFormat::kChannelsLast, 32}};

@@ -359,6 +359,7 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
 // 6 interleaved rounds: median 9.3 -> 8.1 ms). Measured slower, and so left to the hardware: rows over 16 KiB
 // (112x112x64), 3D (56x56x32: 3.7 -> 4.1 ms) and channels_first 1D rows (4096 cols: 4.1 -> 4.5 ms).
 constexpr std::int64_t kPrefetchTasks = 2;
+constexpr std::int64_t kRowPairsMaxWindowRows = 16;  // windowed_forward's row pairs: window rows on the stack
 constexpr std::int64_t kPrefetchMaxRowBytes = std::int64_t{16} << 10;
 constexpr std::int64_t kPrefetchTasksChannelsFirst = 4;
 constexpr std::int64_t kPrefetchMaxRowBytesChannelsFirst = std::int64_t{4} << 10;
@@ -516,8 +517,8 @@ void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes
 
 // One output row (task = (image, od, oh)) of a windowed forward through the row kernels, into
 // `out` (and `argmax`, optional): the task's W.out * channels outputs.
-void forward_output_row(const View& v, bool is_max, const float* input, std::int64_t task, float* out,
-                        std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
+simd::ForwardRow output_row_args(const View& v, const float* input, std::int64_t task, float* out,
+                                 std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
   const std::int64_t row_floats = v.axes[2].in * v.channels;
@@ -526,8 +527,13 @@ void forward_output_row(const View& v, bool is_max, const float* input, std::int
   const std::int64_t oh = task % H.out;
   const std::size_t n = window_rows(v, input + b * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
   const std::int64_t readable = (input + v.images * v.in_image) - row_ptrs[n - 1];
-  const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), static_cast<std::size_t>(v.channels),
-                              out, argmax, readable, stream};
+  return simd::ForwardRow{row_ptrs, row_ids, n, cols_of(v), static_cast<std::size_t>(v.channels),
+                          out, argmax, readable, stream};
+}
+
+void forward_output_row(const View& v, bool is_max, const float* input, std::int64_t task, float* out,
+                        std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
+  const simd::ForwardRow args = output_row_args(v, input, task, out, argmax, stream, row_ptrs, row_ids);
   if (is_max) {
     simd::forward_row_max(args);
   } else {
@@ -729,14 +735,48 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
     if (!aligned) group = 1;
   }
   const std::int64_t tasks = (rows - first_row + group - 1) / group;
+  // channels_last max of 2D (or 1D) windows of 3 cols with stride 2: a thread's rows in two
+  // halves, row k of the first with row k of the second in one kernel call
+  // (simd::forward_rows_max_pair: six streams of input where one row reads three). 2 threads,
+  // 3 sets of 4-5 interleaved rounds, 3x3/2 'same': 1D 3/2 3.22 -> 2.65, 2.98 -> 2.72 ms;
+  // 11x11x64 0.555 -> 0.504, 0.549 -> 0.502 ms (once equal); 26x26x32 and 112x112x64 faster in
+  // one set (0.66 -> 0.58, 4.76 -> 4.40 ms), equal in the others. 3D windows (eighteen streams)
+  // measured slower: 4.90 -> 5.28 ms.
+  const bool row_pairs = is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 && W.stride == 2 &&
+                         D.window == 1 && H.window <= kRowPairsMaxWindowRows;
 #pragma omp parallel if (parallel_worth(v))
   {
     WindowRowStorage window(static_cast<std::size_t>(D.window * H.window));
     const float** row_ptrs = window.ptrs();
     std::int32_t* row_ids = window.ids();
     float* staged = group > 1 ? thread_scratch<float, 0>(static_cast<std::size_t>(group * out_row)) : nullptr;
+    if (row_pairs) {
+      // The same contiguous share of rows per thread as schedule(static).
+      const std::int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const std::int64_t lo = first_row + (rows - first_row) * thread / threads;
+      const std::int64_t hi = first_row + (rows - first_row) * (thread + 1) / threads;
+      const std::int64_t half = (hi - lo) / 2;
+      const float* second_ptrs[kRowPairsMaxWindowRows];
+      std::int32_t second_ids[kRowPairsMaxWindowRows];
+      for (std::int64_t k = 0; k < half; ++k) {
+        const std::int64_t t0 = lo + k, t1 = lo + half + k;
+        if (prefetch) {
+          prefetch_task_rows(v, input, row_floats, t0 + prefetch_tasks, rows);
+          prefetch_task_rows(v, input, row_floats, t1 + prefetch_tasks, rows);
+        }
+        const simd::ForwardRow a = output_row_args(v, input, t0, output + t0 * out_row, nullptr, stream, row_ptrs, row_ids);
+        const simd::ForwardRow b = output_row_args(v, input, t1, output + t1 * out_row, nullptr, stream, second_ptrs, second_ids);
+        if (!simd::forward_rows_max_pair(a, b)) {
+          simd::forward_row_max(a);
+          simd::forward_row_max(b);
+        }
+      }
+      for (std::int64_t task = lo + 2 * half; task < hi; ++task) {
+        forward_output_row(v, true, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
+      }
+    }
 #pragma omp for schedule(static) nowait
-    for (std::int64_t t = 0; t < tasks; ++t) {
+    for (std::int64_t t = 0; t < (row_pairs ? 0 : tasks); ++t) {
       const std::int64_t begin = first_row + t * group, end = std::min(rows, begin + group);
       // A whole group is staged and streamed; a last, partial one is written directly.
       const bool staging = group > 1 && end - begin == group;

@@ -319,79 +319,98 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
 // 4 interleaved rounds of poolnet-bench, 3x3/2 'same': 26x26x32 0.67 -> 0.61 ms, 11x11x64 0.59 ->
 // 0.51 ms, 112x112x64 5.00 -> 4.67 ms; 3x3x3/2 'same' 56x56x32 5.34 -> 5.01 ms; 1D 3/2 3.70 ->
 // 3.19 ms. In cache, 26x26x32 29 -> 25.5 us per 8 images.
-template <int K>
-HWY_INLINE void max_window3_stride2_block(const ForwardRow& a, std::int64_t lo, std::int64_t hi, std::size_t c,
-                                          VF (&probe)[K]) {
+template <int K, int P>
+HWY_INLINE void max_window3_stride2_block(const ForwardRow* const* rows_of, std::int64_t lo, std::int64_t hi,
+                                          std::size_t c, VF (&probe)[P][K]) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  const std::size_t Cs = a.channels;
-  const std::size_t nrows = a.nrows;
+  const std::size_t Cs = rows_of[0]->channels;
+  const std::int64_t pad = rows_of[0]->cols.pad_before;
   // The first window's first col is the only cell no later window's cols 1 and 2 cover.
-  const std::size_t first = static_cast<std::size_t>(2 * lo - a.cols.pad_before) * Cs + c;
-  for (std::size_t r = 0; r < nrows; ++r)
-    for (int j = 0; j < K; ++j) probe[j] = hn::Add(probe[j], hn::LoadU(d, a.rows[r] + first + j * N));
+  const std::size_t first = static_cast<std::size_t>(2 * lo - pad) * Cs + c;
+  for (int p = 0; p < P; ++p)
+    for (std::size_t r = 0; r < rows_of[p]->nrows; ++r)
+      for (int j = 0; j < K; ++j) probe[p][j] = hn::Add(probe[p][j], hn::LoadU(d, rows_of[p]->rows[r] + first + j * N));
   for (std::int64_t ow = lo; ow < hi; ++ow) {
-    const std::size_t at = static_cast<std::size_t>(2 * ow - a.cols.pad_before) * Cs + c;
-    VF acc[K], sum[K];
-    {
-      const float* p = a.rows[0] + at;
-      for (int j = 0; j < K; ++j) {
-        const VF x0 = hn::LoadU(d, p + j * N), x1 = hn::LoadU(d, p + Cs + j * N), x2 = hn::LoadU(d, p + 2 * Cs + j * N);
-        acc[j] = MaxFirst(x2, MaxFirst(x1, x0));
-        sum[j] = hn::Add(x1, x2);
-      }
-    }
-    for (std::size_t r = 1; r < nrows; ++r) {
-      const float* p = a.rows[r] + at;
-      for (int j = 0; j < K; ++j) {
-        const VF x0 = hn::LoadU(d, p + j * N), x1 = hn::LoadU(d, p + Cs + j * N), x2 = hn::LoadU(d, p + 2 * Cs + j * N);
-        acc[j] = MaxFirst(x2, MaxFirst(x1, MaxFirst(x0, acc[j])));
-        sum[j] = hn::Add(sum[j], hn::Add(x1, x2));
-      }
-    }
+    const std::size_t at = static_cast<std::size_t>(2 * ow - pad) * Cs + c;
     const std::size_t o = static_cast<std::size_t>(ow) * Cs + c;
-    for (int j = 0; j < K; ++j) {
-      probe[j] = hn::Add(probe[j], sum[j]);
-      StoreOut(acc[j], a.out + o + j * N, a.stream);
+    for (int p = 0; p < P; ++p) {
+      const ForwardRow& a = *rows_of[p];
+      VF acc[K], sum[K];
+      {
+        const float* q = a.rows[0] + at;
+        for (int j = 0; j < K; ++j) {
+          const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
+          acc[j] = MaxFirst(x2, MaxFirst(x1, x0));
+          sum[j] = hn::Add(x1, x2);
+        }
+      }
+      for (std::size_t r = 1; r < a.nrows; ++r) {
+        const float* q = a.rows[r] + at;
+        for (int j = 0; j < K; ++j) {
+          const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
+          acc[j] = MaxFirst(x2, MaxFirst(x1, MaxFirst(x0, acc[j])));
+          sum[j] = hn::Add(sum[j], hn::Add(x1, x2));
+        }
+      }
+      for (int j = 0; j < K; ++j) {
+        probe[p][j] = hn::Add(probe[p][j], sum[j]);
+        StoreOut(acc[j], a.out + o + j * N, a.stream);
+      }
     }
   }
 }
 
-template <int K>
-HWY_INLINE void max_window3_stride2_channels(const ForwardRow& a, std::int64_t lo, std::int64_t hi, std::size_t c) {
-  VF probe[K];
-  for (int j = 0; j < K; ++j) probe[j] = hn::Zero(DF());
-  max_window3_stride2_block<K>(a, lo, hi, c, probe);
-  bool nan = false;
-  for (int j = 0; j < K; ++j) nan = nan || !hn::AllFalse(DF(), hn::IsNaN(probe[j]));
-  if (nan) {
-    for (std::int64_t ow = lo; ow < hi; ++ow) max_channels_block<false, K>(a, ow, c);
+template <int K, int P>
+HWY_INLINE void max_window3_stride2_channels(const ForwardRow* const* rows_of, std::int64_t lo, std::int64_t hi,
+                                             std::size_t c) {
+  VF probe[P][K];
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < K; ++j) probe[p][j] = hn::Zero(DF());
+  max_window3_stride2_block<K, P>(rows_of, lo, hi, c, probe);
+  for (int p = 0; p < P; ++p) {
+    bool nan = false;
+    for (int j = 0; j < K; ++j) nan = nan || !hn::AllFalse(DF(), hn::IsNaN(probe[p][j]));
+    if (nan) {
+      for (std::int64_t ow = lo; ow < hi; ++ow) max_channels_block<false, K>(*rows_of[p], ow, c);
+    }
   }
 }
 
-// Returns false when the row is not such a row (the caller takes the generic loop).
-bool max_row_window3_stride2(const ForwardRow& a) {
+// P output rows of one plan (the same cols and channels) at once, the windows of all in one loop
+// (more streams of input in flight). Returns false when the rows are not such rows (the caller
+// takes the generic loop).
+template <int P>
+bool max_rows_window3_stride2(const ForwardRow* const* rows_of) {
+  const ForwardRow& a = *rows_of[0];
   const std::size_t N = hn::Lanes(DF());
   const std::size_t C = a.channels;
   if (a.cols.window != 3 || a.cols.stride != 2 || C % N != 0) return false;
   std::int64_t lo = 0, hi = 0;
   interior(a.cols, 3, lo, hi);
   if (hi - lo < 2) return false;
-  auto edge = [&](std::int64_t ow) {
+  auto edge = [&](const ForwardRow& row, std::int64_t ow) {
     std::size_t c = 0;
-    for (; c + 4 * N <= C; c += 4 * N) max_channels_block<false, 4>(a, ow, c);
-    for (; c + N <= C; c += N) max_channels_block<false, 1>(a, ow, c);
+    for (; c + 4 * N <= C; c += 4 * N) max_channels_block<false, 4>(row, ow, c);
+    for (; c + N <= C; c += N) max_channels_block<false, 1>(row, ow, c);
   };
-  for (std::int64_t ow = 0; ow < lo; ++ow) edge(ow);
+  for (int p = 0; p < P; ++p)
+    for (std::int64_t ow = 0; ow < lo; ++ow) edge(*rows_of[p], ow);
   std::size_t c = 0;
-  for (; c + 4 * N <= C; c += 4 * N) max_window3_stride2_channels<4>(a, lo, hi, c);
+  for (; c + 4 * N <= C; c += 4 * N) max_window3_stride2_channels<4, P>(rows_of, lo, hi, c);
   if (c + 2 * N <= C) {
-    max_window3_stride2_channels<2>(a, lo, hi, c);
+    max_window3_stride2_channels<2, P>(rows_of, lo, hi, c);
     c += 2 * N;
   }
-  if (c + N <= C) max_window3_stride2_channels<1>(a, lo, hi, c);
-  for (std::int64_t ow = hi; ow < a.cols.out; ++ow) edge(ow);
+  if (c + N <= C) max_window3_stride2_channels<1, P>(rows_of, lo, hi, c);
+  for (int p = 0; p < P; ++p)
+    for (std::int64_t ow = hi; ow < a.cols.out; ++ow) edge(*rows_of[p], ow);
   return true;
+}
+
+bool max_row_window3_stride2(const ForwardRow& a) {
+  const ForwardRow* rows_of[1] = {&a};
+  return max_rows_window3_stride2<1>(rows_of);
 }
 
 template <bool kArgmax>
@@ -589,6 +608,12 @@ void max_row_channels_first(const ForwardRow& a) {
     }
   }
   for (; ow < x.out; ++ow) max_cell<kArgmax>(a, ow, 0);
+}
+
+bool ForwardRowsMaxPair(const ForwardRow& a, const ForwardRow& b) {
+  if (a.argmax || b.argmax || a.channels == 1) return false;
+  const ForwardRow* rows_of[2] = {&a, &b};
+  return max_rows_window3_stride2<2>(rows_of);
 }
 
 void ForwardRowMax(const ForwardRow& a) {
@@ -2152,6 +2177,7 @@ HWY_AFTER_NAMESPACE();
 namespace poolnet::simd {
 
 HWY_EXPORT(ForwardRowMax);
+HWY_EXPORT(ForwardRowsMaxPair);
 HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
@@ -2179,6 +2205,9 @@ HWY_EXPORT(CountWinners);
 HWY_EXPORT(WriteShares);
 
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
+bool forward_rows_max_pair(const ForwardRow& a, const ForwardRow& b) {
+  return HWY_DYNAMIC_DISPATCH(ForwardRowsMaxPair)(a, b);
+}
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }
 bool cols_max_stride2(const ColsStride2& cfg, const float* in, float* scratch, float* out) {

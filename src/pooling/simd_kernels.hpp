@@ -43,6 +43,11 @@ struct ForwardRow {
 };
 void forward_row_max(const ForwardRow& args);
 void forward_row_average(const ForwardRow& args);
+// Two output rows of one plan at once (channels_last max without argmax, windows of 3 cols with
+// stride 2, channels a multiple of lanes()): the windows of both in one loop, for more input
+// streams in flight. Returns false, having done nothing, where it does not apply (the caller then
+// does the rows one by one).
+bool forward_rows_max_pair(const ForwardRow& a, const ForwardRow& b);
 
 // channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
 // output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,

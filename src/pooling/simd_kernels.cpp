@@ -1111,50 +1111,23 @@ void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* 
   }
 }
 
-// One output row without argmax: loads (deinterleaved in channels_first) and MAXPS only
-// (MaxFirst keeps the first maximum); NaN is only detected, by a sum of the cells (lanes past the
-// row included), and the row is then redone exactly. The whole vectors run in a loop with nothing
-// else: the loads miss to memory, and the fewer instructions between them, the more of them the
-// core keeps in flight.
-template <bool kChannelsLast, std::size_t kRows>
-void pair_windows_max_row(const PairWindows& a, const float* base, float* out, bool stream) {
+// P output rows (1, or 2 in one loop: four streams of input for two window rows where one row
+// reads two) without argmax: loads (deinterleaved in channels_first) and MAXPS only (MaxFirst
+// keeps the first maximum); NaN is only detected, by a sum of the cells per row (lanes past the
+// row included), and a row whose sum is not finite is then redone exactly. The whole vectors run
+// in a loop with nothing else: the loads miss to memory, and the fewer instructions between them,
+// the more of them the core keeps in flight.
+template <bool kChannelsLast, std::size_t kRows, int P>
+void pair_windows_max_rows(const PairWindows& a, const float* const* bases, float* const* outs, bool stream) {
   const DF d;
   const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
-  const float* rows[4];
-  for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
-  PairCells<kChannelsLast> cells(a);
-  VF probe = hn::Zero(d);
-  auto window_max = [&](std::size_t o, std::size_t lanes) {
-    VF acc = hn::Zero(d), sum = hn::Zero(d);
-    for (std::size_t r = 0; r < nrows; ++r) {
-      VF even, odd;
-      cells.load(rows[r], o, lanes, even, odd);
-      acc = r == 0 ? MaxFirst(odd, even) : MaxFirst(odd, MaxFirst(even, acc));
-      sum = r == 0 ? hn::Add(even, odd) : hn::Add(sum, hn::Add(even, odd));
-    }
-    probe = hn::Add(probe, sum);  // one add per vector on the loop-carried chain
-    return acc;
-  };
-  std::size_t o = 0;
-  for (; o + N <= n; o += N, cells.next()) StoreOut(window_max(o, N), out + o, stream);
-  if (o < n) StorePartial(window_max(o, n - o), static_cast<std::int64_t>(n - o), out + o);
-  if (!AllFinite(probe)) pair_windows_max_row_exact<kChannelsLast, kRows>(a, base, out, nullptr);
-}
-
-// Two output rows at once, the vectors of both in one loop (kRows == 2: four streams of input
-// where one row alone reads two), each row redone exactly when its probe is not finite.
-template <bool kChannelsLast, std::size_t kRows>
-void pair_windows_max_row2(const PairWindows& a, const float* base0, float* out0, const float* base1, float* out1,
-                           bool stream) {
-  const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
-  const float* rows[2][4];
-  for (std::size_t r = 0; r < nrows; ++r) {
-    rows[0][r] = base0 + a.offsets[r];
-    rows[1][r] = base1 + a.offsets[r];
+  const float* rows[P][4];
+  VF probe[P];
+  for (int k = 0; k < P; ++k) {
+    for (std::size_t r = 0; r < nrows; ++r) rows[k][r] = bases[k] + a.offsets[r];
+    probe[k] = hn::Zero(d);
   }
   PairCells<kChannelsLast> cells(a);
-  VF probe[2] = {hn::Zero(d), hn::Zero(d)};
   auto window_max = [&](int k, std::size_t o, std::size_t lanes) {
     VF acc = hn::Zero(d), sum = hn::Zero(d);
     for (std::size_t r = 0; r < nrows; ++r) {
@@ -1163,21 +1136,21 @@ void pair_windows_max_row2(const PairWindows& a, const float* base0, float* out0
       acc = r == 0 ? MaxFirst(odd, even) : MaxFirst(odd, MaxFirst(even, acc));
       sum = r == 0 ? hn::Add(even, odd) : hn::Add(sum, hn::Add(even, odd));
     }
-    probe[k] = hn::Add(probe[k], sum);
+    probe[k] = hn::Add(probe[k], sum);  // one add per vector on the loop-carried chain
     return acc;
   };
   std::size_t o = 0;
   for (; o + N <= n; o += N, cells.next()) {
-    const VF m0 = window_max(0, o, N), m1 = window_max(1, o, N);
-    StoreOut(m0, out0 + o, stream);
-    StoreOut(m1, out1 + o, stream);
+    VF m[P];
+    for (int k = 0; k < P; ++k) m[k] = window_max(k, o, N);
+    for (int k = 0; k < P; ++k) StoreOut(m[k], outs[k] + o, stream);
   }
   if (o < n) {
-    StorePartial(window_max(0, o, n - o), static_cast<std::int64_t>(n - o), out0 + o);
-    StorePartial(window_max(1, o, n - o), static_cast<std::int64_t>(n - o), out1 + o);
+    for (int k = 0; k < P; ++k) StorePartial(window_max(k, o, n - o), static_cast<std::int64_t>(n - o), outs[k] + o);
   }
-  if (!AllFinite(probe[0])) pair_windows_max_row_exact<kChannelsLast, kRows>(a, base0, out0, nullptr);
-  if (!AllFinite(probe[1])) pair_windows_max_row_exact<kChannelsLast, kRows>(a, base1, out1, nullptr);
+  for (int k = 0; k < P; ++k) {
+    if (!AllFinite(probe[k])) pair_windows_max_row_exact<kChannelsLast, kRows>(a, bases[k], outs[k], nullptr);
+  }
 }
 
 // The output rows of a PairWindows, one `row(i, base, out, stream)` call each (output row i, its
@@ -1252,10 +1225,12 @@ void pair_windows_max(const PairWindows& a) {
     pair_windows_row_pairs(
         a,
         [&](std::size_t, const float* base, float* out, bool stream) {
-          pair_windows_max_row<kChannelsLast, kRows>(a, base, out, stream);
+          pair_windows_max_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
         },
         [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
-          pair_windows_max_row2<kChannelsLast, kRows>(a, base0, out0, base1, out1, stream);
+          const float* bases[2] = {base0, base1};
+          float* outs[2] = {out0, out1};
+          pair_windows_max_rows<kChannelsLast, kRows, 2>(a, bases, outs, stream);
         });
     return;
   }
@@ -1265,7 +1240,7 @@ void pair_windows_max(const PairWindows& a) {
     });
   } else {
     pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-      pair_windows_max_row<kChannelsLast, kRows>(a, base, out, stream);
+      pair_windows_max_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
     });
   }
 }
@@ -1303,38 +1278,20 @@ HWY_INLINE void StoreMean(VF mean, std::size_t lanes, float* p, bool stream) {
   }
 }
 
-template <bool kChannelsLast, std::size_t kRows>
-void pair_windows_average_row(const PairWindows& a, const float* base, float* out, bool stream) {
+// P output rows (1, or 2 in one loop, as pair_windows_max_rows).
+template <bool kChannelsLast, std::size_t kRows, int P>
+void pair_windows_average_rows(const PairWindows& a, const float* const* bases, float* const* outs, bool stream) {
   const std::size_t N = hn::Lanes(DF()), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
   const Divisor count(static_cast<double>(2 * nrows));
-  const float* rows[4];
-  for (std::size_t r = 0; r < nrows; ++r) rows[r] = base + a.offsets[r];
+  const float* rows[P][4];
+  for (int k = 0; k < P; ++k)
+    for (std::size_t r = 0; r < nrows; ++r) rows[k][r] = bases[k] + a.offsets[r];
   PairCells<kChannelsLast> cells(a);
   for (std::size_t o = 0; o < n; o += N, cells.next()) {
     const std::size_t lanes = std::min(N, n - o);
-    StoreMean(pair_windows_mean<kChannelsLast, kRows>(a, rows, cells, count, o, lanes), lanes, out + o, stream);
-  }
-}
-
-// Two output rows at once, as pair_windows_max_row2.
-template <bool kChannelsLast, std::size_t kRows>
-void pair_windows_average_row2(const PairWindows& a, const float* base0, float* out0, const float* base1,
-                               float* out1, bool stream) {
-  const std::size_t N = hn::Lanes(DF()), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
-  const Divisor count(static_cast<double>(2 * nrows));
-  const float* rows0[4];
-  const float* rows1[4];
-  for (std::size_t r = 0; r < nrows; ++r) {
-    rows0[r] = base0 + a.offsets[r];
-    rows1[r] = base1 + a.offsets[r];
-  }
-  PairCells<kChannelsLast> cells(a);
-  for (std::size_t o = 0; o < n; o += N, cells.next()) {
-    const std::size_t lanes = std::min(N, n - o);
-    const VF m0 = pair_windows_mean<kChannelsLast, kRows>(a, rows0, cells, count, o, lanes);
-    const VF m1 = pair_windows_mean<kChannelsLast, kRows>(a, rows1, cells, count, o, lanes);
-    StoreMean(m0, lanes, out0 + o, stream);
-    StoreMean(m1, lanes, out1 + o, stream);
+    VF m[P];
+    for (int k = 0; k < P; ++k) m[k] = pair_windows_mean<kChannelsLast, kRows>(a, rows[k], cells, count, o, lanes);
+    for (int k = 0; k < P; ++k) StoreMean(m[k], lanes, outs[k] + o, stream);
   }
 }
 
@@ -1344,15 +1301,17 @@ void pair_windows_average(const PairWindows& a) {
     pair_windows_row_pairs(
         a,
         [&](std::size_t, const float* base, float* out, bool stream) {
-          pair_windows_average_row<kChannelsLast, kRows>(a, base, out, stream);
+          pair_windows_average_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
         },
         [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
-          pair_windows_average_row2<kChannelsLast, kRows>(a, base0, out0, base1, out1, stream);
+          const float* bases[2] = {base0, base1};
+          float* outs[2] = {out0, out1};
+          pair_windows_average_rows<kChannelsLast, kRows, 2>(a, bases, outs, stream);
         });
     return;
   }
   pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-    pair_windows_average_row<kChannelsLast, kRows>(a, base, out, stream);
+    pair_windows_average_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
   });
 }
 

@@ -516,7 +516,8 @@ void pair_windows_forward(const PoolPlan& plan, const View& v, std::size_t lanes
 }
 
 // One output row (task = (image, od, oh)) of a windowed forward through the row kernels, into
-// `out` (and `argmax`, optional): the task's W.out * channels outputs.
+// `out` (and `argmax`, optional): the task's W.out * channels outputs. output_row_args gathers the
+// kernel's arguments (its window rows into row_ptrs and row_ids), forward_output_row runs it.
 simd::ForwardRow output_row_args(const View& v, const float* input, std::int64_t task, float* out,
                                  std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids) {
   const AxisGeometry& D = v.axes[0];
@@ -776,7 +777,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       }
     }
 #pragma omp for schedule(static) nowait
-    for (std::int64_t t = 0; t < (row_pairs ? 0 : tasks); ++t) {
+    for (std::int64_t t = 0; t < (row_pairs ? 0 : tasks); ++t) {  // none left when done in pairs above
       const std::int64_t begin = first_row + t * group, end = std::min(rows, begin + group);
       // A whole group is staged and streamed; a last, partial one is written directly.
       const bool staging = group > 1 && end - begin == group;
@@ -1114,7 +1115,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
 #pragma omp parallel if (parallel_worth(v))
   {
     double* sums = thread_scratch<double, 0>(is_max ? 0 : simd::kGlobalStreams * C);
-    float* second = thread_scratch<float, 0>(is_max ? simd::kGlobalStreams * C : 0);  // the quarters' maxima
+    float* quarters = thread_scratch<float, 0>(is_max ? simd::kGlobalStreams * C : 0);  // the quarters' maxima
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
@@ -1122,7 +1123,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
       if (C == 1) {
         out[0] = is_max ? simd::global_max_slice(image, cells) : simd::global_average_slice(image, cells);
       } else if (is_max) {
-        simd::global_max_channels_last(image, cells, C, out, second);
+        simd::global_max_channels_last(image, cells, C, out, quarters);
       } else {
         simd::global_average_channels_last(image, cells, C, out, sums);
       }
@@ -1141,7 +1142,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
   {
     float* maximum = thread_scratch<float, 0>(C);
     float* share = thread_scratch<float, 1>(C);
-    float* second = thread_scratch<float, 2>(simd::kGlobalStreams * C);  // global_max_channels_last's scratch
+    float* quarters = thread_scratch<float, 2>(simd::kGlobalStreams * C);  // global_max_channels_last's scratch
     std::int64_t* counts = thread_scratch<std::int64_t, 0>(C);
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
@@ -1158,7 +1159,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
       if (C == 1) {
         maximum[0] = simd::global_max_slice(image, cells);
       } else {
-        simd::global_max_channels_last(image, cells, C, maximum, second);
+        simd::global_max_channels_last(image, cells, C, maximum, quarters);
       }
       std::fill(counts, counts + C, 0);
       simd::count_winners(image, cells, C, maximum, counts);

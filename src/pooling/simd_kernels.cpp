@@ -1219,30 +1219,35 @@ HWY_INLINE void pair_windows_row_pairs(const PairWindows& a, const Row& row, con
   for (std::size_t i = 2 * half; i < a.rows; ++i) row(i, base_of(i), a.out + i * n, a.stream && group == 1);
 }
 
+// Runs a PairWindows' output rows through `rows_of.template operator()<P>(bases, outs, stream)`
+// (P rows per call): two per loop for 2D runs of kRowPairsMinRows rows or more, else one.
+template <std::size_t kRows, class RowsOf>
+HWY_INLINE void pair_windows_run(const PairWindows& a, const RowsOf& rows_of) {
+  auto one = [&](std::size_t, const float* base, float* out, bool stream) {
+    rows_of.template operator()<1>(&base, &out, stream);
+  };
+  if (kRows == 2 && a.rows >= kRowPairsMinRows) {
+    pair_windows_row_pairs(a, one, [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
+      const float* bases[2] = {base0, base1};
+      float* outs[2] = {out0, out1};
+      rows_of.template operator()<2>(bases, outs, stream);
+    });
+  } else {
+    pair_windows_rows(a, one);
+  }
+}
+
 template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_max(const PairWindows& a) {
-  if (!a.argmax && kRows == 2 && a.rows >= kRowPairsMinRows) {
-    pair_windows_row_pairs(
-        a,
-        [&](std::size_t, const float* base, float* out, bool stream) {
-          pair_windows_max_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
-        },
-        [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
-          const float* bases[2] = {base0, base1};
-          float* outs[2] = {out0, out1};
-          pair_windows_max_rows<kChannelsLast, kRows, 2>(a, bases, outs, stream);
-        });
-    return;
-  }
   if (a.argmax) {
     pair_windows_rows(a, [&](std::size_t i, const float* base, float* out, bool) {
       pair_windows_max_row_exact<kChannelsLast, kRows>(a, base, out, a.argmax + i * out_row(a));
     });
-  } else {
-    pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-      pair_windows_max_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
-    });
+    return;
   }
+  pair_windows_run<kRows>(a, [&]<int P>(const float* const* bases, float* const* outs, bool stream) {
+    pair_windows_max_rows<kChannelsLast, kRows, P>(a, bases, outs, stream);
+  });
 }
 
 // Average: ((0 + a) + b) + c ... in window order, as the reference adds; a non-finite float mean
@@ -1297,21 +1302,8 @@ void pair_windows_average_rows(const PairWindows& a, const float* const* bases, 
 
 template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_average(const PairWindows& a) {
-  if (kRows == 2 && a.rows >= kRowPairsMinRows) {
-    pair_windows_row_pairs(
-        a,
-        [&](std::size_t, const float* base, float* out, bool stream) {
-          pair_windows_average_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
-        },
-        [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
-          const float* bases[2] = {base0, base1};
-          float* outs[2] = {out0, out1};
-          pair_windows_average_rows<kChannelsLast, kRows, 2>(a, bases, outs, stream);
-        });
-    return;
-  }
-  pair_windows_rows(a, [&](std::size_t, const float* base, float* out, bool stream) {
-    pair_windows_average_rows<kChannelsLast, kRows, 1>(a, &base, &out, stream);
+  pair_windows_run<kRows>(a, [&]<int P>(const float* const* bases, float* const* outs, bool stream) {
+    pair_windows_average_rows<kChannelsLast, kRows, P>(a, bases, outs, stream);
   });
 }
 
@@ -1857,20 +1849,24 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
   // Quarter q's running maxima: scratch + q * C.
   const std::size_t quarter = cells / kStreams;
   float* maxima = scratch;
+  // Cells [from, to) into the running maxima `acc`, one cell at a time.
+  auto fold_cells = [&](std::size_t from, std::size_t to, float* acc) {
+    for (std::size_t s = from; s < to; ++s) {
+      const float* cell = image + s * C;
+      for (std::size_t j = 0; j < vectors; ++j) {
+        const VF v = hn::LoadU(d, cell + j * N);
+        hn::StoreU(MaxFirst(v, hn::LoadU(d, acc + j * N)), d, acc + j * N);
+        nan[j] = hn::Or(nan[j], hn::IsNaN(v));
+      }
+      for (std::size_t c = vectors * N; c < C; ++c)
+        if (takes(cell[c], acc[c])) acc[c] = cell[c];
+    }
+  };
   if (quarter == 0) {
     // Fewer cells than streams: one stream, in order.
     std::copy(image, image + C, out);
     for (std::size_t j = 0; j < vectors; ++j) nan[j] = hn::IsNaN(hn::LoadU(d, out + j * N));
-    for (std::size_t s = 1; s < cells; ++s) {
-      const float* cell = image + s * C;
-      for (std::size_t j = 0; j < vectors; ++j) {
-        const VF v = hn::LoadU(d, cell + j * N);
-        hn::StoreU(MaxFirst(v, hn::LoadU(d, out + j * N)), d, out + j * N);
-        nan[j] = hn::Or(nan[j], hn::IsNaN(v));
-      }
-      for (std::size_t c = vectors * N; c < C; ++c)
-        if (takes(cell[c], out[c])) out[c] = cell[c];
-    }
+    fold_cells(1, cells, out);
   } else {
     // Each quarter's first cell starts its running maxima.
     for (std::size_t q = 0; q < kStreams; ++q) std::copy(image + q * quarter * C, image + (q * quarter + 1) * C, maxima + q * C);
@@ -1896,17 +1892,7 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
       }
     }
     // The cells after the last whole quarter end the last quarter.
-    float* last = maxima + (kStreams - 1) * C;
-    for (std::size_t s = kStreams * quarter; s < cells; ++s) {
-      const float* cell = image + s * C;
-      for (std::size_t j = 0; j < vectors; ++j) {
-        const VF v = hn::LoadU(d, cell + j * N);
-        hn::StoreU(MaxFirst(v, hn::LoadU(d, last + j * N)), d, last + j * N);
-        nan[j] = hn::Or(nan[j], hn::IsNaN(v));
-      }
-      for (std::size_t c = vectors * N; c < C; ++c)
-        if (takes(cell[c], last[c])) last[c] = cell[c];
-    }
+    fold_cells(kStreams * quarter, cells, maxima + (kStreams - 1) * C);
     // An earlier quarter's maximum wins ties: it comes first.
     for (std::size_t j = 0; j < vectors; ++j) {
       VF m = hn::LoadU(d, maxima + j * N);

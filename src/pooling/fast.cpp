@@ -549,8 +549,8 @@ void forward_output_row(const View& v, bool is_max, const float* input, std::int
 // 112x112 planes 2x2/2 it measured the same as the row kernel (7.5 ms), so those keep it. 2
 // threads, 3 interleaved rounds of poolnet-bench: (128,32,26,26) 3x3/2 'same' 1.26-1.47 ->
 // 0.81-0.97 ms; (8,32,32,56,56) 3x3x3/2 'same' 11.6-12.6 -> 6.8-7.8 ms, 2x2x2/2 8.1-8.4 ->
-// 6.3-7.4 ms; (32,64,112,112) 3x3/2 'same' 8.8-10.1 -> 8.3-9.6 ms. A plane that holds a NaN is
-// redone by the row kernels.
+// 6.3-7.4 ms; (32,64,112,112) 3x3/2 'same' 8.8-10.1 -> 8.3-9.6 ms (those planes now take
+// window3_planes_forward, below). A plane that holds a NaN is redone by the row kernels.
 constexpr std::int64_t kSeparableMaxImageFloats = std::int64_t{1} << 18;
 
 bool separable_applies(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
@@ -673,6 +673,46 @@ void separable_planes_forward(const View& v, const float* input, float* output) 
   }
 }
 
+// channels_first max without argmax, 3x3/2 windows with no padding before, on rows of at least a
+// vector of outputs: simd::forward_plane_max_window3_stride2, one plane per task, which reads the
+// input once and keeps its work in registers where the separable pass below went through
+// scratch (in cache 2.5 -> 1.2 us per 112x112 plane, the same as 2x2/2). 2 threads, 4-5
+// interleaved rounds of poolnet-bench: (32,64,112,112) 'same' 6.26 -> 5.51 ms and 5.90 -> 5.73 ms;
+// (128,64,56,56) 6.01 -> 5.57 ms. Rows of 13 outputs (26x26) measured slower in memory, and keep
+// the separable pass. Output rows that may hold a NaN are redone by the row kernels. Stores
+// straight to the output measured the same as assembling each plane and streaming it out.
+bool window3_planes_apply(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const auto is_3_stride_2 = [](const AxisGeometry& a) { return a.window == 3 && a.stride == 2 && a.pad_before == 0; };
+  return plan.spec.op == PoolOp::kMax && !argmax && v.channels == 1 && v.axes[0].in == 1 && is_3_stride_2(H) &&
+         is_3_stride_2(W) && W.in % 2 == 0 && W.out >= static_cast<std::int64_t>(lanes);
+}
+
+void window3_planes_forward(const View& v, const float* input, float* output) {
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  const float* input_end = input + v.images * v.in_image;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    float* top = thread_scratch<float, 0>(simd::window3_stride2_top_floats(static_cast<std::size_t>(W.out), simd::lanes()));
+    std::uint8_t* suspect = thread_scratch<std::uint8_t, 0>(static_cast<std::size_t>(H.out));
+    WindowRowStorage window(static_cast<std::size_t>(H.window));
+#pragma omp for schedule(static)
+    for (std::int64_t p = 0; p < v.images; ++p) {
+      const simd::Window3Stride2Plane plane{input + p * v.in_image, H.in, static_cast<std::size_t>(W.in), H.out,
+                                            static_cast<std::size_t>(W.out), input_end, top,
+                                            output + p * v.out_image, suspect};
+      simd::forward_plane_max_window3_stride2(plane);
+      for (std::int64_t r = 0; r < H.out; ++r) {
+        const std::int64_t task = p * H.out + r;
+        if (suspect[r])
+          forward_output_row(v, true, input, task, output + task * W.out, nullptr, false, window.ptrs(), window.ids());
+      }
+    }
+  }
+}
+
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
@@ -683,6 +723,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   }
   if (pair_windows_apply(v, lanes)) {
     pair_windows_forward(plan, v, lanes, input, output, argmax);
+    return;
+  }
+  if (window3_planes_apply(plan, v, argmax, lanes)) {
+    window3_planes_forward(v, input, output);
     return;
   }
   if (separable_applies(plan, v, argmax, lanes)) {

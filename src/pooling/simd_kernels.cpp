@@ -1008,6 +1008,155 @@ bool ColsMaxStride2(const ColsStride2& c, const float* in, float* scratch, float
   return true;
 }
 
+// ---- channels_first planes, 3x3/2 windows (simd::Window3Stride2Plane) --------------------------
+
+// hi's lane 0 after lo's lanes 1.. (the vector one lane further along).
+HWY_INLINE VF NextLane(VF hi, VF lo) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  return VF{_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi.raw), _mm512_castps_si512(lo.raw), 1))};
+#elif HWY_TARGET == HWY_AVX2
+  const DF d;
+  return hn::CombineShiftRightBytes<4>(d, hn::ConcatLowerUpper(d, hi, lo), lo);
+#elif HWY_TARGET == HWY_SCALAR
+  (void)lo;
+  return hi;
+#else
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  alignas(64) float cells[2 * HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(lo, d, cells);
+  hn::Store(hi, d, cells + N);
+  return hn::LoadU(d, cells + 1);
+#endif
+}
+
+// One input row reduced along the cols by windows of 3 cols with stride 2 and no padding before
+// (pair j: cells 2j, 2j + 1 and 2j + 2, the last clipped at the row's end), a vector of pairs at
+// a time: the pairs are deinterleaved in registers a vector ahead, so the third term is a lane
+// shift. Every cell loaded is added to the probe, which is not finite when one may be NaN.
+struct Window3Row {
+  VF even, odd, probe;
+};
+
+// Pairs [i, i + lanes) of `row` (half pairs long), with the cells past the row (read while they
+// are before `end`, else 0) left out of the probe.
+HWY_INLINE void Window3Load(const float* row, std::size_t i, std::size_t half, const float* end, VF& even, VF& odd,
+                            VF& probe) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  if (row + 2 * (i + N) <= end) {
+    hn::LoadInterleaved2(d, row + 2 * i, even, odd);
+  } else {
+    alignas(64) float cells[2 * HWY_MAX_BYTES / sizeof(float)] = {};
+    std::copy(row + 2 * i, end, cells);
+    hn::LoadInterleaved2(d, cells, even, odd);
+  }
+  VF sum = hn::Add(even, odd);
+  if (i + N > half) sum = hn::IfThenElseZero(hn::FirstN(d, half - i), sum);
+  probe = hn::Add(probe, sum);
+}
+
+HWY_INLINE Window3Row Window3Start(const float* row, std::size_t half, const float* end) {
+  Window3Row s{hn::Zero(DF()), hn::Zero(DF()), hn::Zero(DF())};
+  Window3Load(row, 0, half, end, s.even, s.odd, s.probe);
+  return s;
+}
+
+// The window maxima of pairs [i, i + lanes), where pairs [i + lanes, i + 2 * lanes) all lie in
+// the row: no checks.
+HWY_INLINE VF Window3Body(const float* row, std::size_t i, Window3Row& s) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  VF even, odd;
+  hn::LoadInterleaved2(d, row + 2 * (i + N), even, odd);
+  s.probe = hn::Add(s.probe, hn::Add(even, odd));
+  const VF acc = MaxFirst(NextLane(even, s.even), MaxFirst(s.odd, s.even));
+  s.even = even;
+  s.odd = odd;
+  return acc;
+}
+
+// The same for any i (the row's last vectors): the next vector may be partial or past the row.
+HWY_INLINE VF Window3Tail(const float* row, std::size_t i, std::size_t half, const float* end, Window3Row& s) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const VF acc = MaxFirst(s.odd, s.even);
+  VF third;
+  if (i + N < half) {
+    VF even, odd;
+    Window3Load(row, i + N, half, end, even, odd, s.probe);
+    third = NextLane(even, s.even);
+    s.even = even;
+    s.odd = odd;
+  } else {
+    const VF lowest = hn::Set(d, -std::numeric_limits<float>::infinity());
+    third = hn::IfThenElse(hn::FirstN(d, half - 1 - i), NextLane(hn::Zero(d), s.even), lowest);
+  }
+  return MaxFirst(third, acc);
+}
+
+// Output row r of a plane, with its three input rows, in one loop over the cols: row 2r's window
+// maxima come from `top`, and row 2r + 2's replace them there for row r + 1. suspect[r] holds on
+// entry whether row 2r may hold a NaN, and on return whether the output row may; suspect[r + 1]
+// gets row 2r + 2's.
+HWY_INLINE void Window3OutputRow(const Window3Stride2Plane& a, std::int64_t r, float* top) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), half = a.cols_in / 2, cols_out = a.cols_out;
+  const float* const end = a.readable_end;
+  const float* middle = a.plane + (2 * r + 1) * static_cast<std::int64_t>(a.cols_in);
+  const float* bottom = middle + a.cols_in;
+  float* out = a.out + r * static_cast<std::int64_t>(cols_out);
+  Window3Row m = Window3Start(middle, half, end), b = Window3Start(bottom, half, end);
+  std::size_t i = 0;
+  for (; i + 2 * N <= half && i + N <= cols_out; i += N) {
+    const VF lower = Window3Body(bottom, i, b);
+    hn::StoreU(MaxFirst(lower, MaxFirst(Window3Body(middle, i, m), hn::LoadU(d, top + i))), d, out + i);
+    hn::StoreU(lower, d, top + i);
+  }
+  for (; i < cols_out; i += N) {
+    const VF lower = Window3Tail(bottom, i, half, end, b);
+    const VF acc = MaxFirst(lower, MaxFirst(Window3Tail(middle, i, half, end, m), hn::LoadU(d, top + i)));
+    StorePartial(acc, static_cast<std::int64_t>(std::min(N, cols_out - i)), out + i);
+    hn::StoreU(lower, d, top + i);
+  }
+  a.suspect[r] = a.suspect[r] || !AllFinite(hn::Add(m.probe, b.probe));
+  if (r + 1 < a.rows_out) a.suspect[r + 1] = !AllFinite(b.probe);
+}
+
+// Row 2r's window maxima into `top` (the first output row of a run), its probe into suspect[r].
+HWY_INLINE void Window3TopRow(const Window3Stride2Plane& a, std::int64_t r, float* top) {
+  const DF d;
+  const std::size_t half = a.cols_in / 2;
+  const float* row = a.plane + 2 * r * static_cast<std::int64_t>(a.cols_in);
+  Window3Row s = Window3Start(row, half, a.readable_end);
+  for (std::size_t i = 0; i < a.cols_out; i += hn::Lanes(d)) hn::StoreU(Window3Tail(row, i, half, a.readable_end, s), d, top + i);
+  a.suspect[r] = !AllFinite(s.probe);
+}
+
+// See simd_kernels.hpp. Exact, as in the separable pass: the first maximum of a window in
+// row-major order is the first of its rows' first maxima, taken in order. (Pairs of output rows
+// from the two halves of a plane, four input streams, measured the same in memory and slower in
+// cache.)
+void ForwardPlaneMaxWindow3Stride2(const Window3Stride2Plane& a) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), half = a.cols_in / 2;
+  Window3TopRow(a, 0, a.top);
+  // Output rows with a third input row: all of them but the last of 'same'.
+  const std::int64_t full = std::min(a.rows_out, (a.rows_in - 1) / 2);
+  for (std::int64_t r = 0; r < full; ++r) Window3OutputRow(a, r, a.top);
+  if (full < a.rows_out) {
+    const std::int64_t r = full;
+    const float* middle = a.plane + (2 * r + 1) * static_cast<std::int64_t>(a.cols_in);
+    float* out = a.out + r * static_cast<std::int64_t>(a.cols_out);
+    Window3Row m = Window3Start(middle, half, a.readable_end);
+    for (std::size_t i = 0; i < a.cols_out; i += N) {
+      const VF acc = MaxFirst(Window3Tail(middle, i, half, a.readable_end, m), hn::LoadU(d, a.top + i));
+      StorePartial(acc, static_cast<std::int64_t>(std::min(N, a.cols_out - i)), out + i);
+    }
+    a.suspect[r] = a.suspect[r] || !AllFinite(m.probe);
+  }
+}
+
 // Pass 2: output row r is the first maximum, col by col, of the col-max rows at offsets
 // [first[r], first[r + 1]) of `rows` (whole vectors are read).
 void RowsMax(const RowsMaxTable& t, const float* col_max, float* out) {
@@ -2135,6 +2284,7 @@ HWY_EXPORT(BackwardPairWindowsAverage);
 HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
+HWY_EXPORT(ForwardPlaneMaxWindow3Stride2);
 HWY_EXPORT(StreamCopy);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -2160,6 +2310,9 @@ bool cols_max_stride2(const ColsStride2& cfg, const float* in, float* scratch, f
 }
 void rows_max(const RowsMaxTable& table, const float* col_max, float* out) {
   HWY_DYNAMIC_DISPATCH(RowsMax)(table, col_max, out);
+}
+void forward_plane_max_window3_stride2(const Window3Stride2Plane& args) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlaneMaxWindow3Stride2)(args);
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,

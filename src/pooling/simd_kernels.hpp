@@ -166,6 +166,29 @@ struct RowsMaxTable {
   const std::uint32_t* offsets;  // floats into the plane's col maxima
 };
 void rows_max(const RowsMaxTable& table, const float* col_max, float* out);
+// Max pooling (no argmax) of one channels_first plane with 3x3 windows, stride 2 and no padding
+// before ('valid', or 'same' on an even number of rows and cols). Each input row is reduced
+// along the cols once, deinterleaved in registers, and the reductions of the window's three rows
+// are combined while they are in registers (the shared row through `top`): where the separable
+// pass stores the even and odd cells and a plane of col maxima, this reads the input once and
+// writes only the output. An output row whose input rows may hold a NaN gets suspect[r] set (its
+// output is undefined) and the caller redoes it exactly.
+struct Window3Stride2Plane {
+  const float* plane;
+  std::int64_t rows_in;
+  std::size_t cols_in;  // even
+  std::int64_t rows_out;
+  std::size_t cols_out;       // cols_in / 2, or one less ('valid')
+  const float* readable_end;  // reads stop here (the input's end)
+  float* top;                 // window3_stride2_top_floats(cols_out, lanes()) floats of scratch
+  float* out;                 // rows_out * cols_out
+  std::uint8_t* suspect;      // rows_out flags
+};
+inline std::size_t window3_stride2_top_floats(std::size_t cols_out, std::size_t lanes) {
+  return (cols_out + lanes - 1) / lanes * lanes;
+}
+void forward_plane_max_window3_stride2(const Window3Stride2Plane& args);
+
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).
 void stream_copy(const float* from, float* to, std::size_t n);

@@ -559,6 +559,62 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_first 3x3/2 windows with no padding before, on rows of at least a vector of outputs,
+// go through simd::forward_plane_max_window3_stride2: each input row reduced along the cols once
+// (the third term a lane shift of the next vector's even cells), the shared row kept for the next
+// output row, NaN only probed and its output rows redone. Cols around whole vectors of outputs for
+// every target (the last vector partial, the next row's cells in it), rows even and odd (the
+// last 'same' row has two input rows), three planes (the last rows read up to the input's end),
+// 1 and 2 threads: random values, random -0/+0 zeros, +-inf meeting in a row (NaN probe), and a
+// NaN at every cell of the first and last plane of some shapes and every tenth cell of the rest.
+TEST(FastKernelsWindow3Planes, MatchTheReference) {
+  std::mt19937 rng(27182u);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const std::int64_t rows : {2, 3, 4, 7, 10})
+        for (const std::int64_t cols : {8, 10, 16, 30, 32, 34, 64, 66, 112})
+          for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+            const RandomCase c{pool_spec(PoolOp::kMax, 2, false, {3, 3}, {2, 2}, padding, DataFormat::kChannelsFirst),
+                               make_shape(1, {rows, cols}, 3, DataFormat::kChannelsFirst)};
+            if (padding == Padding::kValid && rows < 3) continue;
+            SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+            const PoolPlan plan = plan_pooling(c.spec, c.shape);
+            ASSERT_TRUE(check_case(c, plan, rng, 90u));
+            auto forward_matches = [&](const Tensor& x, const std::string& input) {
+              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+              for (std::int64_t i = 0; i < ref.size(); ++i) {
+                ASSERT_TRUE(same_bits(fast[i], ref[i]))
+                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+              }
+            };
+            Tensor x(c.shape);
+            for (int repeat = 0; repeat < 3; ++repeat) {
+              for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
+              forward_matches(x, "zeros of random signs");
+            }
+            for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
+            forward_matches(x, "inf and -inf");
+            const Tensor base = random_input(c.shape, rng);
+            const std::int64_t cells = rows * cols;
+            const bool every_cell = (rows == 7 || rows == 4) && (cols == 34 || cols == 112);
+            for (const std::int64_t plane : {0, 2})
+              for (std::int64_t cell = 0; cell < cells; cell += every_cell ? 1 : 10) {
+                Tensor y = base;
+                for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+                y[plane * cells + cell] = std::numeric_limits<float>::quiet_NaN();
+                forward_matches(y, "NaN in plane " + std::to_string(plane) + " cell " + std::to_string(cell));
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+          }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Global pooling reads each image (or channels_first slice) as several streams side by side
 // (channels_last: quarters, and the cells after the last whole quarter; channels_first: halves of
 // whole vectors and a tail). The first maximum of the whole image is kept across them: for cells

@@ -1156,6 +1156,20 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   const auto cells = static_cast<std::size_t>(plan.spatial_in());
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const auto C = static_cast<std::size_t>(v.channels);
+  if (C == 1) {  // channels_first: each thread's slices in one call
+#pragma omp parallel if (parallel_worth(v))
+    {
+      const std::int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const std::int64_t first = v.images * t / threads, count = v.images * (t + 1) / threads - first;
+      const float* slices = input + first * v.in_image;
+      if (is_max) {
+        simd::global_max_slices(slices, cells, static_cast<std::size_t>(count), output + first);
+      } else {
+        simd::global_average_slices(slices, cells, static_cast<std::size_t>(count), output + first);
+      }
+    }
+    return;
+  }
 #pragma omp parallel if (parallel_worth(v))
   {
     double* sums = thread_scratch<double, 0>(is_max ? 0 : simd::kGlobalStreams * C);
@@ -1164,9 +1178,7 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
       float* out = output + b * v.out_image;
-      if (C == 1) {
-        out[0] = is_max ? simd::global_max_slice(image, cells) : simd::global_average_slice(image, cells);
-      } else if (is_max) {
+      if (is_max) {
         simd::global_max_channels_last(image, cells, C, out, quarters);
       } else {
         simd::global_average_channels_last(image, cells, C, out, sums);
@@ -1201,7 +1213,7 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
         continue;
       }
       if (C == 1) {
-        maximum[0] = simd::global_max_slice(image, cells);
+        simd::global_max_slices(image, cells, 1, maximum);
       } else {
         simd::global_max_channels_last(image, cells, C, maximum, quarters);
       }

@@ -2135,7 +2135,7 @@ inline std::size_t slice_streams(std::size_t cells, std::size_t N) {
   return cells >= 64 * N ? 4 : cells >= 8 * N ? 2 : 1;
 }
 
-float GlobalMaxSlice(const float* p, std::size_t cells) {
+HWY_INLINE float GlobalMaxOf(const float* p, std::size_t cells) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   float acc = p[0];
@@ -2186,39 +2186,91 @@ float GlobalMaxSlice(const float* p, std::size_t cells) {
   return canonical(acc);
 }
 
-float GlobalAverageSlice(const float* p, std::size_t cells) {
+// Slices of fewer than 8 vectors (11x11 planes) in one float run, their last partial vector
+// masked, where the general loop below adds every vector in double and the last cells one by one.
+HWY_INLINE double SmallSliceSum(const float* p, std::size_t cells, const float* end) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
-  DoubleSum total = DoubleSum::zero();
-  // The streams' whole vectors (slice_streams: one, two or four), in runs of kFloatRun vectors in
-  // float chains, each run's sum then added in double; then the vectors and cells after them.
-  const std::size_t streams = slice_streams(cells, N);
-  const std::size_t part = streams > 1 ? cells / (streams * N) * N : 0;
-  for (std::size_t i = 0; i < part;) {
-    const std::size_t run_end = std::min(part, i + kFloatRun / streams * N);
-    if (streams == 4) {
-      FloatSum a[4] = {FloatSum::zero(), FloatSum::zero(), FloatSum::zero(), FloatSum::zero()};
-      for (; i < run_end; i += N)
-        for (std::size_t q = 0; q < 4; ++q) a[q].add(hn::LoadU(d, p + q * part + i));
-      total.add(hn::Add(hn::Add(a[0].s, a[1].s), hn::Add(a[2].s, a[3].s)));
+  FloatSum run = FloatSum::zero();
+  std::size_t i = 0;
+  for (; i + N <= cells; i += N) run.add(hn::LoadU(d, p + i));
+  if (i < cells) {
+    if (p + i + N <= end) {
+      run.add(hn::IfThenElseZero(hn::FirstN(d, cells - i), hn::LoadU(d, p + i)));
     } else {
-      FloatSum a0 = FloatSum::zero(), a1 = FloatSum::zero();
-      for (; i < run_end; i += N) {
-        a0.add(hn::LoadU(d, p + i));
-        a1.add(hn::LoadU(d, p + part + i));
-      }
-      total.add(hn::Add(a0.s, a1.s));
+      alignas(64) float cells_left[HWY_MAX_BYTES / sizeof(float)] = {};
+      std::copy(p + i, p + cells, cells_left);
+      run.add(hn::Load(d, cells_left));
     }
   }
-  std::size_t i = streams * part;
-  for (; i + N <= cells; i += N) total.add(hn::LoadU(d, p + i));
-  double sum = total.total();
-  for (; i < cells; ++i) sum += p[i];
+  DoubleSum total = DoubleSum::zero();
+  total.add(run.s);
+  return total.total();
+}
+
+HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float* end) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  double sum;
+  if (cells < 8 * N) {
+    sum = SmallSliceSum(p, cells, end);
+  } else {
+    DoubleSum total = DoubleSum::zero();
+    // The streams' whole vectors (slice_streams: two or four), in runs of kFloatRun vectors in
+    // float chains, each run's sum then added in double; then the vectors and cells after them.
+    const std::size_t streams = slice_streams(cells, N);
+    const std::size_t part = cells / (streams * N) * N;
+    for (std::size_t i = 0; i < part;) {
+      const std::size_t run_end = std::min(part, i + kFloatRun / streams * N);
+      if (streams == 4) {
+        FloatSum a[4] = {FloatSum::zero(), FloatSum::zero(), FloatSum::zero(), FloatSum::zero()};
+        for (; i < run_end; i += N)
+          for (std::size_t q = 0; q < 4; ++q) a[q].add(hn::LoadU(d, p + q * part + i));
+        total.add(hn::Add(hn::Add(a[0].s, a[1].s), hn::Add(a[2].s, a[3].s)));
+      } else {
+        FloatSum a0 = FloatSum::zero(), a1 = FloatSum::zero();
+        for (; i < run_end; i += N) {
+          a0.add(hn::LoadU(d, p + i));
+          a1.add(hn::LoadU(d, p + part + i));
+        }
+        total.add(hn::Add(a0.s, a1.s));
+      }
+    }
+    std::size_t i = streams * part;
+    for (; i + N <= cells; i += N) total.add(hn::LoadU(d, p + i));
+    sum = total.total();
+    for (; i < cells; ++i) sum += p[i];
+  }
   if (!std::isfinite(sum)) {  // a float run overflowed, or inf/NaN: redo in double (FloatSum)
     sum = 0.0;
     for (std::size_t k = 0; k < cells; ++k) sum += p[k];
   }
   return static_cast<float>(sum / static_cast<double>(cells));
+}
+
+// `count` slices of `cells` floats one after another, reduced by `of`: one call for a thread's run
+// of them (for 11x11 planes of 121 cells, a call per slice cost as much as reading it). Slices of
+// fewer than 64 vectors (read as one or two streams each) are taken from the four quarters of the
+// run in turn, so that four streams are read at once. 2 threads, 4 interleaved rounds, global
+// average / max: (256,64,11,11) 0.49 -> 0.28 ms / 0.41 -> 0.31 ms; (128,32,26,26) 0.46 -> 0.40 ms /
+// 0.52 -> 0.45 ms.
+template <class Reduce>
+HWY_INLINE void ReduceSlices(const float* p, std::size_t cells, std::size_t count, float* out, const Reduce& of) {
+  std::size_t k = 0;
+  if (cells < 64 * hn::Lanes(DF())) {
+    const std::size_t quarter = count / 4;
+    for (; k < quarter; ++k)
+      for (std::size_t q = 0; q < 4; ++q) out[q * quarter + k] = of(p + (q * quarter + k) * cells);
+    k = 4 * quarter;
+  }
+  for (; k < count; ++k) out[k] = of(p + k * cells);
+}
+void GlobalMaxSlices(const float* p, std::size_t cells, std::size_t count, float* out) {
+  ReduceSlices(p, cells, count, out, [cells](const float* slice) { return GlobalMaxOf(slice, cells); });
+}
+void GlobalAverageSlices(const float* p, std::size_t cells, std::size_t count, float* out) {
+  const float* end = p + count * cells;
+  ReduceSlices(p, cells, count, out, [cells, end](const float* slice) { return GlobalAverageOf(slice, cells, end); });
 }
 
 HWY_INLINE hn::Mask<DF> Winner(VF v, VF m) {
@@ -2294,8 +2346,8 @@ HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
 HWY_EXPORT(GlobalMaxChannelsLast);
 HWY_EXPORT(GlobalAverageChannelsLast);
-HWY_EXPORT(GlobalMaxSlice);
-HWY_EXPORT(GlobalAverageSlice);
+HWY_EXPORT(GlobalMaxSlices);
+HWY_EXPORT(GlobalAverageSlices);
 HWY_EXPORT(CountWinners);
 HWY_EXPORT(WriteShares);
 
@@ -2360,11 +2412,11 @@ void global_average_channels_last(const float* image, std::size_t cells, std::si
                                   double* scratch) {
   HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch);
 }
-float global_max_slice(const float* slice, std::size_t cells) {
-  return HWY_DYNAMIC_DISPATCH(GlobalMaxSlice)(slice, cells);
+void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxSlices)(slices, cells, count, out);
 }
-float global_average_slice(const float* slice, std::size_t cells) {
-  return HWY_DYNAMIC_DISPATCH(GlobalAverageSlice)(slice, cells);
+void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out) {
+  HWY_DYNAMIC_DISPATCH(GlobalAverageSlices)(slices, cells, count, out);
 }
 void count_winners(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
                    std::int64_t* counts) {

@@ -248,9 +248,9 @@ void global_max_channels_last(const float* image, std::size_t cells, std::size_t
                               float* scratch);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                                   double* scratch);
-// Global pooling of one contiguous channels_first slice.
-float global_max_slice(const float* slice, std::size_t cells);
-float global_average_slice(const float* slice, std::size_t cells);
+// Global pooling of `count` contiguous channels_first slices of `cells` floats, one output each.
+void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out);
+void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out);
 
 // Global max backward (the gradient is split evenly among the cells equal to the maximum, or among
 // the NaN cells when the maximum is NaN). `maximum` holds one value per channel (channels == 1:

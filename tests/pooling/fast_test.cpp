@@ -615,6 +615,50 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_first global pooling reduces a thread's run of slices in one call, small slices four
+// at a time from the quarters of the run: every output must be its own slice's, for runs with
+// and without a remainder of slices, slices of fewer than one, eight and 64 vectors (the partial
+// last vector of the input's last slice read without passing its end), 1 and 2 threads: random
+// values, and a NaN in one slice at a time (its output alone is NaN).
+TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
+  std::mt19937 rng(5150u);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const std::vector<std::int64_t>& spatial : {std::vector<std::int64_t>{3, 3}, {5, 7}, {11, 11}, {26, 26}})
+        for (const std::int64_t channels : {1, 5, 13, 100}) {  // 100: enough work for 2 threads
+          const Shape shape = make_shape(3, spatial, channels, DataFormat::kChannelsFirst);
+          SCOPED_TRACE(shape.to_string() + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+          const std::int64_t cells = spatial[0] * spatial[1], slices = 3 * channels;
+          for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+            const PoolPlan plan = plan_pooling(testing::global_spec(op, 2, DataFormat::kChannelsFirst), shape);
+            auto expect_reference = [&](const Tensor& x, const std::string& input) {
+              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+              for (std::int64_t i = 0; i < ref.size(); ++i) {
+                ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
+                    << to_string(op) << " " << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+              }
+            };
+            Tensor x(shape);
+            std::uniform_real_distribution<float> real(-2.0f, 2.0f);
+            for (std::int64_t k = 0; k < slices; ++k)  // each slice around its own level
+              for (std::int64_t s = 0; s < cells; ++s) x[k * cells + s] = static_cast<float>(k) * 10.0f + real(rng);
+            expect_reference(x, "slices at their own levels");
+            for (std::int64_t k = 0; k < slices; ++k) {
+              Tensor y = x;
+              y[k * cells + (k * 7) % cells] = std::numeric_limits<float>::quiet_NaN();
+              expect_reference(y, "NaN in slice " + std::to_string(k));
+              if (::testing::Test::HasFatalFailure()) return;
+            }
+          }
+        }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Global pooling reads each image (or channels_first slice) as several streams side by side
 // (channels_last: quarters, and the cells after the last whole quarter; channels_first: halves of
 // whole vectors and a tail). The first maximum of the whole image is kept across them: for cells

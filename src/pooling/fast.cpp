@@ -299,6 +299,11 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
   const std::int64_t band_in_rows = std::min(H.in, (band_rows - 1) * H.stride + H.window);
   const std::int64_t tasks = groups * D.out * bands;
   const bool is_max = plan.spec.op == PoolOp::kMax;
+  // 2x2/2 windows with no padding: the band's output rows in one call of the pair-windows kernel
+  // (vectors across the group's planes), not a row kernel per row. (256,64,11,11) 2 threads:
+  // max 0.46-0.48 -> 0.41-0.44 ms, average 0.49-0.52 -> 0.42-0.45 ms; in cache 24 -> 17.5 us.
+  auto pairs = [](const AxisGeometry& a) { return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in; };
+  const bool pair_rows = D.window == 1 && pairs(H) && pairs(W);
   // Input rows [first, end) along H and their planes along D that task t reads.
   struct Band {
     std::int64_t g, od, oh0, oh1, h0, h1;
@@ -340,7 +345,26 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
                                       static_cast<std::size_t>(v.in_image),
                                       image + (d - d_begin) * band_in_rows * row_floats, ahead);
       const std::int64_t d0 = b.od * D.stride - D.pad_before;
-      for (std::int64_t oh = b.oh0; oh < b.oh1; ++oh) {
+      if (pair_rows) {
+        simd::PairWindows a{};
+        a.offsets[0] = 0;
+        a.offsets[1] = row_floats;
+        a.nrows = 2;
+        a.row_step = 2 * row_floats;
+        a.cols_out = static_cast<std::size_t>(W.out);
+        a.channels = lanes;
+        a.in = image;  // the band starts at its first output row's window
+        a.rows = static_cast<std::size_t>(b.oh1 - b.oh0);
+        a.end = image + band_in_rows * row_floats;
+        a.out = pooled;
+        a.argmax = argmax ? indices : nullptr;
+        if (is_max) {
+          simd::forward_pair_windows_max(a);
+        } else {
+          simd::forward_pair_windows_average(a);
+        }
+      }
+      for (std::int64_t oh = b.oh0; oh < b.oh1 && !pair_rows; ++oh) {
         const std::int64_t h_start = oh * H.stride - H.pad_before;
         std::size_t n = 0;
         for (std::int64_t d = d_begin; d < d_end; ++d)

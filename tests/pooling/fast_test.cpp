@@ -247,6 +247,34 @@ TEST(FastKernelsBands, SmallTransposedBandsGiveTheSameResults) {
   }
 }
 
+// channels_first 2x2/2 on planes with an odd number of cols and short rows goes through
+// transposed bands, whose output rows run through the pair-windows kernel in one call (vectors
+// across 16 planes): groups and leftover planes, odd and even rows (a row of no window), bands of
+// whole planes and split ones, the training forward's argmax, every target, 1 and 2 threads.
+TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
+  const Shape shapes[] = {Shape{2, 17, 11, 11}, Shape{1, 33, 7, 13}, Shape{3, 16, 6, 5}, Shape{1, 17, 300, 21}};
+  std::mt19937 rng(1234u);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const std::int64_t bytes : {std::int64_t{256} << 10, std::int64_t{4} << 10}) {
+        const std::int64_t saved = fast::set_band_bytes(bytes);
+        for (const Shape& shape : shapes)
+          for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+            const RandomCase c{pool_spec(op, 2, false, {2, 2}, {2, 2}, Padding::kValid, DataFormat::kChannelsFirst),
+                               shape};
+            SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads) +
+                         " band " + std::to_string(bytes));
+            for (int repeat = 0; repeat < 2; ++repeat) ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 7u));
+          }
+        fast::set_band_bytes(saved);
+      }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first planes too large for the plane kernels with rows of fewer than two vectors of
 // outputs: forward and (windows that do not overlap) backward run through the channels_last
 // kernels in transposed bands. Groups of 16 planes and leftover planes, window == stride, stride >

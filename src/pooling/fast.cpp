@@ -1103,12 +1103,17 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     {
       float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
       float* indices = thread_scratch<float, 1>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
-#pragma omp for schedule(static)
-      for (std::int64_t p = 0; p < v.images; ++p) {
+      // Planes from the four quarters of the run in turn (task_share): 2 threads, 4 interleaved
+      // rounds, (256,64,11,11) max 0.62 -> 0.52 ms, average 0.57 -> 0.48 ms; (128,32,26,26)
+      // average 0.91 -> 0.84 ms.
+      const TaskShare share = task_share(v.images, quartered(v));
+      for (std::int64_t k = 0; k < share.count; ++k) {
+        const std::int64_t p = share.at(k);
         const float* g = grad_output + p * v.out_image;
         const std::uint8_t* am = is_max ? argmax + p * v.out_image : nullptr;
-        if (p + 1 < v.images) {
-          for (std::int64_t i = 0; i < v.out_image; i += 16) prefetch_l1(g + v.out_image + i);
+        if (k + 1 < share.count) {
+          const float* next = grad_output + share.at(k + 1) * v.out_image;
+          for (std::int64_t i = 0; i < v.out_image; i += 16) prefetch_l1(next + i);
         }
         for (std::int64_t o = 0; o < v.out_image; ++o) {
           const auto at = static_cast<std::size_t>(o);

@@ -86,7 +86,8 @@ TaskShare task_share(std::int64_t n, bool quartered) {
 }
 // Planes up to this size are read in quarters (task_share). 2 threads, 4 interleaved rounds of
 // poolnet-bench, (128,32,26,26): max 2x2/2 0.68 -> 0.57 ms, average 0.62 -> 0.60 ms, 3x3/2 'same'
-// 0.78 -> 0.68 ms. 3D volumes of 400 KiB measured the same or slower (6.5 -> 6.8 ms).
+// 0.78 -> 0.68 ms. 3D volumes of 400 KiB measured the same or slower (6.5 -> 6.8 ms), and the
+// transposed bands of 11x11 planes, bound by the transposes, the same.
 constexpr std::int64_t kQuarteredMaxPlaneBytes = std::int64_t{16} << 10;
 bool quartered(const View& v) { return v.in_image * 4 <= kQuarteredMaxPlaneBytes; }
 
@@ -1214,13 +1215,13 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   if (C == 1) {  // channels_first: each thread's slices in one call
 #pragma omp parallel if (parallel_worth(v))
     {
-      const std::int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-      const std::int64_t first = v.images * t / threads, count = v.images * (t + 1) / threads - first;
-      const float* slices = input + first * v.in_image;
+      const TaskShare share = task_share(v.images, false);  // the kernels take the quarters themselves
+      const float* slices = input + share.first * v.in_image;
+      const auto count = static_cast<std::size_t>(share.count);
       if (is_max) {
-        simd::global_max_slices(slices, cells, static_cast<std::size_t>(count), output + first);
+        simd::global_max_slices(slices, cells, count, output + share.first);
       } else {
-        simd::global_average_slices(slices, cells, static_cast<std::size_t>(count), output + first);
+        simd::global_average_slices(slices, cells, count, output + share.first);
       }
     }
     return;

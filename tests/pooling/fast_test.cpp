@@ -84,6 +84,7 @@ Tensor random_input(const Shape& shape, std::mt19937& rng) {
 
 bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
+
 // Averages: within 1e-6 relative to max(1, |reference|); non-finite results exactly, except that a
 // NaN may carry any sign and payload (IEEE arithmetic leaves the NaN operand order to the
 // compiler; max pooling outputs the canonical NaN instead).
@@ -91,6 +92,18 @@ bool close(float a, float b) {
   if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b))
     return (std::isnan(a) && std::isnan(b)) || a == b;
   return std::fabs(a - b) <= 1e-6f * std::max(1.0f, std::fabs(b));
+}
+
+// The fast forward against the reference on `x` (named `input` in the message): max bit for bit,
+// averages within close().
+void expect_forward_matches(const PoolPlan& plan, const Tensor& x, const std::string& input) {
+  const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
+  const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  for (std::int64_t i = 0; i < ref.size(); ++i) {
+    ASSERT_TRUE(is_max ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
+        << to_string(plan.spec.op) << " " << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
+  }
 }
 
 std::string describe(const RandomCase& c) {
@@ -465,14 +478,7 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
             SCOPED_TRACE(what);
             const PoolPlan plan = plan_pooling(c.spec, c.shape);
             for (std::uint32_t repeat = 0; repeat < 3; ++repeat) ASSERT_TRUE(check_case(c, plan, rng, 50u + repeat));
-            auto forward_matches = [&](const Tensor& x, const std::string& input) {
-              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-              for (std::int64_t i = 0; i < ref.size(); ++i) {
-                ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
-                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-              }
-            };
+            auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
             Tensor x(c.shape);
             for (float& v : x.values()) v = -0.0f;  // max: the first -0 of each window, not a later +0
             x[x.size() / 2] = 0.0f;
@@ -556,14 +562,7 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
             SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
             const PoolPlan plan = plan_pooling(c.spec, c.shape);
             ASSERT_TRUE(check_case(c, plan, rng, 70u));
-            auto forward_matches = [&](const Tensor& x, const std::string& input) {
-              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-              for (std::int64_t i = 0; i < ref.size(); ++i) {
-                ASSERT_TRUE(same_bits(fast[i], ref[i]))
-                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-              }
-            };
+            auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
             Tensor x(c.shape);
             // Zeros: -0 first in every window, a +0 later in it (another row) must not replace it.
             for (std::int64_t i = 0; i < x.size(); ++i) x[i] = (i / channels) % 3 == 0 ? -0.0f : 0.0f;
@@ -611,14 +610,7 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
             SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
             const PoolPlan plan = plan_pooling(c.spec, c.shape);
             ASSERT_TRUE(check_case(c, plan, rng, 90u));
-            auto forward_matches = [&](const Tensor& x, const std::string& input) {
-              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-              for (std::int64_t i = 0; i < ref.size(); ++i) {
-                ASSERT_TRUE(same_bits(fast[i], ref[i]))
-                    << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-              }
-            };
+            auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
             Tensor x(c.shape);
             for (int repeat = 0; repeat < 3; ++repeat) {
               for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
@@ -661,14 +653,7 @@ TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
           const std::int64_t cells = spatial[0] * spatial[1], slices = 3 * channels;
           for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
             const PoolPlan plan = plan_pooling(testing::global_spec(op, 2, DataFormat::kChannelsFirst), shape);
-            auto expect_reference = [&](const Tensor& x, const std::string& input) {
-              const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-              const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-              for (std::int64_t i = 0; i < ref.size(); ++i) {
-                ASSERT_TRUE(op == PoolOp::kMax ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
-                    << to_string(op) << " " << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-              }
-            };
+            auto expect_reference = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
             Tensor x(shape);
             std::uniform_real_distribution<float> real(-2.0f, 2.0f);
             for (std::int64_t k = 0; k < slices; ++k)  // each slice around its own level
@@ -719,17 +704,8 @@ TEST(FastKernelsGlobal, StreamsKeepTheFirstMaximumNaNAndTheAverage) {
         };
         const PoolPlan max_plan = plan_pooling(testing::global_spec(PoolOp::kMax, 2, format), shape);
         const PoolPlan avg_plan = plan_pooling(testing::global_spec(PoolOp::kAverage, 2, format), shape);
-        auto expect_forward = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
-          const Tensor ref = pool_forward(plan, x, PoolBackend::kReference);
-          const Tensor fast = pool_forward(plan, x, PoolBackend::kFast);
-          const bool is_max = plan.spec.op == PoolOp::kMax;
-          for (std::int64_t i = 0; i < ref.size(); ++i) {
-            ASSERT_TRUE(is_max ? same_bits(fast[i], ref[i]) : close(fast[i], ref[i]))
-                << input << " output[" << i << "] fast " << fast[i] << " reference " << ref[i];
-          }
-        };
         auto expect_reference = [&](const PoolPlan& plan, const Tensor& x, const std::string& input) {
-          expect_forward(plan, x, input);
+          expect_forward_matches(plan, x, input);
           const Tensor upstream = testing::random_tensor(plan.output_shape, 3u);
           const Tensor gref = pool_backward(plan, x, upstream, PoolBackend::kReference);
           const Tensor gfast = pool_backward(plan, x, upstream, PoolBackend::kFast);
@@ -754,11 +730,11 @@ TEST(FastKernelsGlobal, StreamsKeepTheFirstMaximumNaNAndTheAverage) {
           for (float& v : x.values()) v = -1.0f;
           for (std::int64_t c = 0; c < channels; ++c) x[at(0, s, c)] = 5.0f;
           for (std::int64_t c = 0; c < channels; c += 2) x[at(1, s, c)] = std::numeric_limits<float>::quiet_NaN();
-          expect_forward(max_plan, x, "the only maximum or NaN" + cell);
+          expect_forward_matches(max_plan, x, "the only maximum or NaN" + cell);
           for (std::int64_t b = 0; b < 2; ++b)
             for (std::int64_t c = 0; c < channels; ++c)
               for (std::int64_t later = s; later < cells; ++later) x[at(b, later, c)] = later == s ? -0.0f : 0.0f;
-          expect_forward(max_plan, x, "-0 then +0" + cell);
+          expect_forward_matches(max_plan, x, "-0 then +0" + cell);
           if (::testing::Test::HasFatalFailure()) return;
         }
         for (int repeat = 0; repeat < 2; ++repeat) {

@@ -482,7 +482,11 @@ void plane_pairs_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
 // (128,26,26,32) max 0.60-0.74 -> 0.50-0.57 ms, average 0.64-0.74 -> 0.53-0.55 ms; (256,11,11,64)
 // max 0.40-0.53 -> 0.34-0.41 ms; 3D 56x56x32 4.4-5.1 -> 4.0-4.3 ms; the training forward (with
 // argmax, in cache) on 26x26x32 342-373 -> 255-264 us. The software prefetch of
-// windowed_forward's short channels_last rows made it slower (26x26: 0.55-0.72 ms).
+// windowed_forward's short channels_last rows made it slower (26x26: 0.55-0.72 ms). 1D 2/2 runs
+// here too, a task's rows one by one (64,4096,64), 2 threads, 4 interleaved rounds, against the
+// row kernels: channels_last max 3.37 -> 3.17 ms, average (with the pair kernel's probe) 3.81 ->
+// 3.18 ms, channels_first average 3.59 -> 3.30 ms; backward channels_last max 2.78 -> 2.45 ms,
+// average 2.55 -> 2.40 ms.
 bool pair_windows_apply(const View& v, std::size_t lanes) {
   auto pairs = [](const AxisGeometry& a) {
     return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in;
@@ -490,7 +494,9 @@ bool pair_windows_apply(const View& v, std::size_t lanes) {
   const AxisGeometry& D = v.axes[0];
   const bool vectors = v.channels == 1 ? v.axes[2].out >= static_cast<std::int64_t>(lanes)
                                        : v.channels % static_cast<std::int64_t>(lanes) == 0;
-  return vectors && (D.in == 1 ? D.window == 1 : pairs(D)) && pairs(v.axes[1]) && pairs(v.axes[2]);
+  const AxisGeometry& H = v.axes[1];
+  return vectors && (D.in == 1 ? D.window == 1 : pairs(D)) && (H.in == 1 ? H.window == 1 : pairs(H)) &&
+         pairs(v.axes[2]);
 }
 
 // The window rows of a pair-windows plan (window order) and the step between output rows.
@@ -940,7 +946,7 @@ void pair_windows_backward(const PoolPlan& plan, const View& v, std::size_t lane
                            // depths; depths past the last one.
                            for (std::int64_t kd = 0; kd < D.window; ++kd) {
                              float* depth = slice_in + kd * H.in * row_floats;
-                             std::fill(depth + 2 * H.out * row_floats, depth + H.in * row_floats, 0.0f);
+                             std::fill(depth + H.window * H.out * row_floats, depth + H.in * row_floats, 0.0f);
                            }
                            if (od + 1 == D.out) {
                              std::fill(slice_in + D.window * H.in * row_floats,
@@ -1082,7 +1088,10 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   // Small channels_first planes: zero the plane (it stays in L1) and scatter each output's
   // gradient through the plane's gather table.
   const std::size_t lanes = simd::lanes();
-  if (pair_windows_apply(v, lanes)) {
+  // Not channels_first 1D rows: the pair kernel assembles a row's gradient in L1 and copies it
+  // out, where the row kernels stream it out directly ((64,64,4096) max 3.07 -> 3.39 ms).
+  const bool rows_1d = v.axes[0].in == 1 && H.in == 1;
+  if (pair_windows_apply(v, lanes) && !(v.channels == 1 && rows_1d)) {
     pair_windows_backward(plan, v, lanes, argmax, grad_output, grad_input);
     return;
   }

@@ -770,57 +770,6 @@ void window3_planes_forward(const View& v, const float* input, float* output) {
   }
 }
 
-// channels_last 2D max 3x3/2 without argmax, images of 256 KiB or more:
-// simd::forward_image_max_window3_stride2 on bands of output rows (whole images when there are
-// enough of them for the threads); output rows that may hold a NaN are redone by the row kernels.
-// 2 threads, 5 interleaved rounds against the row kernels: (32,112,112,64) 'same' 4.43 -> 4.14 ms,
-// (64,56,56,64) 'same' 3.00 -> 2.88 ms, (64,57,57,64) 'valid' 3.10 -> 2.98 ms. Smaller images keep
-// the row kernels, which take pairs of rows from two halves of a thread's run: in cache the new
-// kernel is faster (26x26x32: 26 -> 15-20 us per 8 images), in memory it was slower
-// ((128,26,26,32) 0.60 -> 0.63-0.65 ms, also with 2 or 4 images in lockstep; 11x11x64 equal).
-// A software prefetch of the next rows made 112x112 slower (4.1 -> 4.8 ms).
-bool window3_images_apply(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
-  const AxisGeometry& D = v.axes[0];
-  const AxisGeometry& H = v.axes[1];
-  const auto is_3_stride_2 = [](const AxisGeometry& a) { return a.window == 3 && a.stride == 2; };
-  return plan.spec.op == PoolOp::kMax && !argmax && v.channels > 1 &&
-         v.channels % static_cast<std::int64_t>(lanes) == 0 && D.in == 1 && D.window == 1 && is_3_stride_2(H) &&
-         H.in >= 2 && is_3_stride_2(v.axes[2]) && v.in_image * 4 >= (std::int64_t{256} << 10);
-}
-
-void window3_images_forward(const View& v, const float* input, float* output) {
-  const AxisGeometry& H = v.axes[1];
-  const AxisGeometry& W = v.axes[2];
-  const bool parallel = parallel_worth(v);
-  const std::int64_t threads = parallel ? omp_get_max_threads() : 1;
-  // Each band recomputes its first row's reduction: no more bands than the threads need.
-  const std::int64_t wanted = std::clamp<std::int64_t>((4 * threads + v.images - 1) / v.images, 1, H.out);
-  const std::int64_t band_rows = (H.out + wanted - 1) / wanted, bands = (H.out + band_rows - 1) / band_rows;
-  const std::int64_t out_row = W.out * v.channels;
-  const bool stream = v.images * v.out_image * 4 >= stream_bytes.load();
-  const simd::Axis rows{H.in, H.window, H.stride, H.out, H.pad_before};
-#pragma omp parallel if (parallel)
-  {
-    float* top = thread_scratch<float, 0>(static_cast<std::size_t>(out_row));
-    std::uint8_t* suspect = thread_scratch<std::uint8_t, 0>(static_cast<std::size_t>(band_rows));
-    WindowRowStorage window(static_cast<std::size_t>(H.window));
-#pragma omp for schedule(static) nowait
-    for (std::int64_t t = 0; t < v.images * bands; ++t) {
-      const std::int64_t p = t / bands, begin = t % bands * band_rows, end = std::min(H.out, begin + band_rows);
-      const simd::Window3Stride2Image image{input + p * v.in_image, rows, cols_of(v),
-                                            static_cast<std::size_t>(v.channels), begin, end, top,
-                                            output + p * v.out_image, suspect, stream};
-      simd::forward_image_max_window3_stride2(image);
-      for (std::int64_t r = begin; r < end; ++r) {
-        const std::int64_t task = p * H.out + r;
-        if (suspect[r - begin])
-          forward_output_row(v, true, input, task, output + task * out_row, nullptr, false, window.ptrs(), window.ids());
-      }
-    }
-    if (stream) hwy::FlushStream();  // this thread's non-temporal stores, before the closing barrier
-  }
-}
-
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
@@ -835,10 +784,6 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   }
   if (window3_planes_apply(plan, v, argmax, lanes)) {
     window3_planes_forward(v, input, output);
-    return;
-  }
-  if (window3_images_apply(plan, v, argmax, lanes)) {
-    window3_images_forward(v, input, output);
     return;
   }
   if (separable_applies(plan, v, argmax, lanes)) {

@@ -7,6 +7,7 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -1164,132 +1165,6 @@ void ForwardPlaneMaxWindow3Stride2(const Window3Stride2Plane& a) {
       StorePartial(acc, static_cast<std::int64_t>(std::min(N, a.cols_out - i)), out + i);
     }
     a.suspect[r] = a.suspect[r] || !AllFinite(m.probe);
-  }
-}
-
-// ---- channels_last 3x3/2 max (simd::Window3Stride2Image) ------------------------------------
-
-// The first maximum of output col ow's (clipped) window cols in `row` (already offset to the
-// channels from c), K vectors; every cell loaded is added to `probe`.
-template <int K>
-HWY_INLINE void ClippedColsMax(const float* row, const Axis& x, std::int64_t ow, std::size_t C, VF* m, VF* probe) {
-  const DF d;
-  const std::size_t N = hn::Lanes(d);
-  const std::int64_t b = begin_of(x, ow), e = end_of(x, ow);
-  for (int j = 0; j < K; ++j) {
-    m[j] = hn::LoadU(d, row + static_cast<std::size_t>(b) * C + j * N);
-    probe[j] = hn::Add(probe[j], m[j]);
-  }
-  for (std::int64_t w = b + 1; w < e; ++w) {
-    for (int j = 0; j < K; ++j) {
-      const VF v = hn::LoadU(d, row + static_cast<std::size_t>(w) * C + j * N);
-      m[j] = MaxFirst(v, m[j]);
-      probe[j] = hn::Add(probe[j], v);
-    }
-  }
-}
-
-// One pass over the cols for K vectors of channels (from c): each of the R input rows `rows`
-// reduced along the cols of every output col, combined in row order after the reduction kept in
-// `top` (when kTop), the last row's reduction stored to `top`, the result to `out` (when given).
-// Interior windows carry their third col, the next window's first, in registers: two loads and
-// two MAXPS per row and window. Returns false when a NaN may be among the cells.
-template <int K, int R, bool kTop>
-HWY_INLINE bool Window3ImageCols(const Axis& x, std::size_t C, const float* const* rows, float* top, float* out,
-                                 bool stream) {
-  const DF d;
-  const std::size_t N = hn::Lanes(d);
-  VF probe[K];
-  for (int j = 0; j < K; ++j) probe[j] = hn::Zero(d);
-  auto finish = [&](std::int64_t ow, VF(&m)[R][K]) {
-    const std::size_t o = static_cast<std::size_t>(ow) * C;
-    for (int j = 0; j < K; ++j) {
-      VF acc = kTop ? MaxFirst(m[0][j], hn::LoadU(d, top + o + j * N)) : m[0][j];
-      for (int r = 1; r < R; ++r) acc = MaxFirst(m[r][j], acc);
-      hn::StoreU(m[R - 1][j], d, top + o + j * N);
-      if (out) StoreOut(acc, out + o + j * N, stream);
-    }
-  };
-  auto edge = [&](std::int64_t ow) {
-    VF m[R][K];
-    for (int r = 0; r < R; ++r) ClippedColsMax<K>(rows[r], x, ow, C, m[r], probe);
-    finish(ow, m);
-  };
-  std::int64_t lo = 0, hi = 0;
-  interior(x, 3, lo, hi);
-  for (std::int64_t ow = 0; ow < std::min(lo, x.out); ++ow) edge(ow);
-  if (lo < hi) {
-    VF carried[R][K];
-    const std::size_t first = static_cast<std::size_t>(2 * lo - x.pad_before) * C;
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < K; ++j) {
-        carried[r][j] = hn::LoadU(d, rows[r] + first + j * N);
-        probe[j] = hn::Add(probe[j], carried[r][j]);
-      }
-    for (std::int64_t ow = lo; ow < hi; ++ow) {
-      const std::size_t at = static_cast<std::size_t>(2 * ow - x.pad_before + 1) * C;
-      VF m[R][K];
-      for (int r = 0; r < R; ++r)
-        for (int j = 0; j < K; ++j) {
-          const VF x1 = hn::LoadU(d, rows[r] + at + j * N), x2 = hn::LoadU(d, rows[r] + at + C + j * N);
-          m[r][j] = MaxFirst(x2, MaxFirst(x1, carried[r][j]));
-          probe[j] = hn::Add(probe[j], hn::Add(x1, x2));
-          carried[r][j] = x2;
-        }
-      finish(ow, m);
-    }
-  }
-  for (std::int64_t ow = std::max(hi, lo); ow < x.out; ++ow) edge(ow);
-  bool finite = true;
-  for (int j = 0; j < K; ++j) finite = finite && AllFinite(probe[j]);
-  return finite;
-}
-
-// The pass for all channels, 4, 2 and 1 vectors at a time. `rows` point at col 0 of their rows.
-template <int R, bool kTop>
-bool Window3ImagePass(const Window3Stride2Image& a, const float* const* rows, float* out) {
-  const std::size_t N = hn::Lanes(DF()), C = a.channels;
-  bool finite = true;
-  std::size_t c = 0;
-  auto block = [&]<int K>() {
-    const float* at[R];
-    for (int r = 0; r < R; ++r) at[r] = rows[r] + c;
-    finite = Window3ImageCols<K, R, kTop>(a.cols, C, at, a.top + c, out ? out + c : nullptr, a.stream) && finite;
-    c += K * N;
-  };
-  while (c + 4 * N <= C) block.template operator()<4>();
-  if (c + 2 * N <= C) block.template operator()<2>();
-  if (c + N <= C) block.template operator()<1>();
-  return finite;
-}
-
-// See simd_kernels.hpp. Exact, as the channels_first kernel: with no NaN, the first maximum of a
-// window in row-major order is the first of its rows' first maxima, taken in order.
-void ForwardImageMaxWindow3Stride2(const Window3Stride2Image& a) {
-  const std::size_t row_floats = static_cast<std::size_t>(a.cols.in) * a.channels;
-  auto row = [&](std::int64_t h) { return a.image + static_cast<std::size_t>(h) * row_floats; };
-  const std::size_t out_row = static_cast<std::size_t>(a.cols.out) * a.channels;
-  std::int64_t carried = -1;  // the input row whose reduction `top` holds
-  bool top_suspect = false;
-  for (std::int64_t oh = a.row_begin; oh < a.row_end; ++oh) {
-    const std::int64_t h0 = start_of(a.rows, oh), first = std::max<std::int64_t>(h0, 0);
-    const std::int64_t last = std::min(h0 + 2, a.rows.in - 1);
-    if (first != carried) {
-      const float* only[1] = {row(first)};
-      top_suspect = !Window3ImagePass<1, false>(a, only, nullptr);
-    }
-    float* out = a.out + static_cast<std::size_t>(oh) * out_row;
-    bool finite;
-    if (last - first == 2) {
-      const float* pair[2] = {row(first + 1), row(first + 2)};
-      finite = Window3ImagePass<2, true>(a, pair, out);
-    } else {  // a window clipped to two rows (the caller leaves out images of one row)
-      const float* only[1] = {row(first + 1)};
-      finite = Window3ImagePass<1, true>(a, only, out);
-    }
-    a.suspect[oh - a.row_begin] = top_suspect || !finite;
-    top_suspect = !finite;
-    carried = last;
   }
 }
 
@@ -2518,7 +2393,6 @@ HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
 HWY_EXPORT(ForwardPlaneMaxWindow3Stride2);
-HWY_EXPORT(ForwardImageMaxWindow3Stride2);
 HWY_EXPORT(StreamCopy);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -2547,9 +2421,6 @@ void rows_max(const RowsMaxTable& table, const float* col_max, float* out) {
 }
 void forward_plane_max_window3_stride2(const Window3Stride2Plane& args) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMaxWindow3Stride2)(args);
-}
-void forward_image_max_window3_stride2(const Window3Stride2Image& args) {
-  HWY_DYNAMIC_DISPATCH(ForwardImageMaxWindow3Stride2)(args);
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,

@@ -189,25 +189,6 @@ inline std::size_t window3_stride2_top_floats(std::size_t cols_out, std::size_t 
 }
 void forward_plane_max_window3_stride2(const Window3Stride2Plane& args);
 
-// Max pooling (no argmax) of output rows [row_begin, row_end) of one channels_last image with 3x3
-// windows and stride 2 (any padding; at least two input rows), channels a multiple of lanes().
-// Each input row is reduced along the cols in one pass, the col that adjacent windows share
-// carried in registers, and the reduction of a window's last row is kept in `top` for the next
-// output row, whose window starts there: the row kernels load every window cell, each input cell
-// about 2.25 times, this loads it about once. An output row whose input rows may hold a NaN gets
-// suspect[row - row_begin] set (its output is undefined) and the caller redoes it exactly.
-struct Window3Stride2Image {
-  const float* image;  // rows.in x cols.in x channels
-  Axis rows, cols;     // window 3, stride 2 each
-  std::size_t channels;
-  std::int64_t row_begin, row_end;
-  float* top;             // cols.out * channels floats of scratch
-  float* out;             // the image's output (rows.out x cols.out x channels)
-  std::uint8_t* suspect;  // row_end - row_begin flags
-  bool stream = false;    // non-temporal stores, fenced by the caller
-};
-void forward_image_max_window3_stride2(const Window3Stride2Image& args);
-
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).
 void stream_copy(const float* from, float* to, std::size_t n);

@@ -594,55 +594,6 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
-// channels_last 2D max 3x3/2 on images of 256 KiB or more (simd::forward_image_max_window3_stride2):
-// the shared col carried along a row, the last window row's reduction kept for the next output
-// row, bands of output rows (one image for two threads) that recompute their first row; odd and
-// even rows and cols, 'same' clipping before and after, channels of one to four vectors, zeros of
-// both signs, +-inf, and a NaN at rows and cols around the edges, the carried row and the middle.
-TEST(FastKernelsWindow3Images, MatchTheReference) {
-  std::mt19937 rng(16180u);
-  struct Case {
-    std::int64_t batch;
-    std::vector<std::int64_t> spatial;
-    std::int64_t channels;
-  };
-  const std::vector<Case> cases = {{1, {46, 48}, 32}, {3, {33, 35}, 64}, {2, {40, 37}, 48}};
-  const float inf = std::numeric_limits<float>::infinity();
-  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    for (const int threads : {1, 2}) {
-      ThreadCount thread_count(threads);
-      for (const Case& k : cases)
-        for (const Padding padding : {Padding::kValid, Padding::kSame}) {
-          const RandomCase c{pool_spec(PoolOp::kMax, 2, false, {3, 3}, {2, 2}, padding, DataFormat::kChannelsLast),
-                             make_shape(k.batch, k.spatial, k.channels, DataFormat::kChannelsLast)};
-          SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
-          const PoolPlan plan = plan_pooling(c.spec, c.shape);
-          ASSERT_TRUE(check_case(c, plan, rng, 90u));
-          auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
-          Tensor x(c.shape);
-          std::bernoulli_distribution negative(0.5);
-          for (float& v : x.values()) v = negative(rng) ? -0.0f : 0.0f;
-          forward_matches(x, "zeros");
-          for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 5 == 0 ? inf : -inf;
-          forward_matches(x, "inf and -inf");
-          const std::int64_t H = k.spatial[0], W = k.spatial[1];
-          Tensor base = random_input(c.shape, rng);
-          for (float& v : base.values()) v = std::isnan(v) ? 1.0f : v;
-          const std::int64_t image = k.batch - 1;
-          for (const std::int64_t h : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, std::int64_t{3}, H / 2, H - 2, H - 1})
-            for (const std::int64_t w : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, W / 2, W - 1}) {
-              Tensor y = base;
-              y[((image * H + h) * W + w) * k.channels + (h + w) % k.channels] = std::numeric_limits<float>::quiet_NaN();
-              forward_matches(y, "NaN at row " + std::to_string(h) + " col " + std::to_string(w));
-              if (::testing::Test::HasFatalFailure()) return;
-            }
-        }
-    }
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
-
 // channels_first 3x3/2 windows with no padding before, on rows of at least a vector of outputs,
 // go through simd::forward_plane_max_window3_stride2: each input row reduced along the cols once
 // (the third term a lane shift of the next vector's even cells), the shared row kept for the next

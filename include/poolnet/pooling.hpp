@@ -115,7 +115,10 @@ enum class PoolBackend {
   kFast,       // the threaded SIMD kernels (src/pooling/fast.cpp, simd_kernels.cpp)
 };
 
-// output: plan.output_shape.elements() floats. Never fails on a valid plan.
+// output: plan.output_shape.elements() floats. Never fails on a valid plan. Buffers of any
+// alignment work; 64-byte aligned ones (as Tensor's) are faster: 16 bytes off, (32,112,112,64)
+// 2x2/2 took 4.9-5.2 ms instead of 3.8-4.2 ms on 2 threads (vector loads split across cache
+// lines, and the output cannot take non-temporal stores).
 void pool_forward(const PoolPlan& plan, const float* input, float* output,
                   PoolBackend backend = PoolBackend::kAuto);
 

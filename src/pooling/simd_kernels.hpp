@@ -78,9 +78,9 @@ inline std::size_t pair_scratch_floats(std::size_t rows_out, std::size_t cols_in
   return rows_out * cols_in + 2 * lanes;
 }
 
-// Pooling 2 (or 1) x 2 x 2 with stride equal to the window and no padding (2x2/2 'valid', the
-// most common pooling there is): `rows` output rows, each from the window rows at offsets[0 ..
-// nrows) (window order, all real) floats from its base, the bases `row_step` floats apart from
+// Pooling 2x2x2, 2x2 or 2 (1D) with stride equal to the window and no padding (2x2/2 'valid',
+// the most common pooling there is): `rows` output rows, each from the window rows at offsets[0 ..
+// nrows) (window order, all real; nrows 4, 2 or 1) floats from its base, the bases `row_step` floats apart from
 // `in` on; output row i is out[i * cols_out * channels ..]. channels == 1: channels_first rows
 // long enough for vectors along the cols; else channels_last, channels a multiple of lanes()
 // (the backward then uses no stage). A

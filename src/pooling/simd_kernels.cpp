@@ -1492,7 +1492,8 @@ void pair_windows_average_row_exact(const PairWindows& a, const float* base, flo
 // mean, or means large enough to overflow the probe) is redone exactly. A check and branch per
 // vector kept the average behind the max in memory: 1D (64,4096,64), 2 threads, 4 interleaved
 // rounds, channels_last 3.61 -> 3.23 ms (max: 3.18), channels_first 3.47 -> 3.36 ms; 2D and 3D
-// the same.
+// the same. The loop repeats pair_windows_max_rows' on purpose: one skeleton for both, the window
+// and the probe passed in as lambdas, ran 1D 3.27 -> 3.75 ms and 3D in cache 19 -> 22 us.
 template <bool kChannelsLast, std::size_t kRows, int P>
 void pair_windows_average_rows(const PairWindows& a, const float* const* bases, float* const* outs, bool stream) {
   const DF d;

@@ -1090,7 +1090,7 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
   const std::size_t lanes = simd::lanes();
   // Not channels_first 1D rows: the pair kernel assembles a row's gradient in L1 and copies it
   // out, where the row kernels stream it out directly ((64,64,4096) max 3.07 -> 3.39 ms).
-  const bool rows_1d = v.axes[0].in == 1 && H.in == 1;
+  const bool rows_1d = D.in == 1 && H.in == 1;
   if (pair_windows_apply(v, lanes) && !(v.channels == 1 && rows_1d)) {
     pair_windows_backward(plan, v, lanes, argmax, grad_output, grad_input);
     return;

@@ -1272,7 +1272,7 @@ inline std::size_t out_row(const PairWindows& a) { return a.cols_out * a.channel
 template <bool kChannelsLast, std::size_t kRows>
 void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* out, std::uint8_t* argmax) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
+  const std::size_t N = hn::Lanes(d), nrows = kRows, n = out_row(a);
   PairCells<kChannelsLast> cells(a);
   for (std::size_t o = 0; o < n; o += N, cells.next()) {
     const std::size_t lanes = std::min(N, n - o);
@@ -1309,8 +1309,8 @@ void pair_windows_max_row_exact(const PairWindows& a, const float* base, float* 
 template <bool kChannelsLast, std::size_t kRows, int P>
 void pair_windows_max_rows(const PairWindows& a, const float* const* bases, float* const* outs, bool stream) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), nrows = kRows > 0 ? kRows : a.nrows, n = out_row(a);
-  const float* rows[P][4];
+  const std::size_t N = hn::Lanes(d), nrows = kRows, n = out_row(a);
+  const float* rows[P][kRows];
   VF probe[P];
   for (int k = 0; k < P; ++k) {
     for (std::size_t r = 0; r < nrows; ++r) rows[k][r] = bases[k] + a.offsets[r];
@@ -1442,10 +1442,10 @@ void pair_windows_max(const PairWindows& a) {
 // Average: ((0 + a) + b) + c ... in window order, as the reference adds; a non-finite float mean
 // is redone in double. Vector o (`lanes` real lanes) of the output row whose window rows are `rows`.
 template <bool kChannelsLast, std::size_t kRows>
-HWY_INLINE VF pair_windows_mean(const PairWindows& a, const float* const* rows, const PairCells<kChannelsLast>& cells,
+HWY_INLINE VF pair_windows_mean(const float* const* rows, const PairCells<kChannelsLast>& cells,
                                 const Divisor& count, std::size_t o, std::size_t lanes) {
-  const std::size_t nrows = kRows > 0 ? kRows : a.nrows;
-  VF even[4], odd[4];
+  const std::size_t nrows = kRows;
+  VF even[kRows], odd[kRows];
   FloatSum sum = FloatSum::zero();
   for (std::size_t r = 0; r < nrows; ++r) {
     cells.load(rows[r], o, lanes, even[r], odd[r]);
@@ -1482,7 +1482,7 @@ void pair_windows_average_row_exact(const PairWindows& a, const float* base, flo
   PairCells<kChannelsLast> cells(a);
   for (std::size_t o = 0; o < n; o += N, cells.next()) {
     const std::size_t lanes = std::min(N, n - o);
-    StoreMean(pair_windows_mean<kChannelsLast, kRows>(a, rows, cells, count, o, lanes), lanes, out + o, false);
+    StoreMean(pair_windows_mean<kChannelsLast, kRows>(rows, cells, count, o, lanes), lanes, out + o, false);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -1194,6 +1195,139 @@ void ForwardPlaneMaxWindow3Stride2(const Window3Stride2Plane& a) {
       StorePartial(acc, static_cast<std::int64_t>(std::min(N, a.cols_out - i)), out + i);
     }
     a.suspect[r] = a.suspect[r] || !AllFinite(m.probe);
+  }
+}
+
+// ---- channels_first planes whose rows fit in one vector (simd_kernels.hpp: ShortRows) --------
+using ShortRowsIndices = decltype(hn::SetTableIndices(DF(), static_cast<const std::int32_t*>(nullptr)));
+
+// One input row's cols_in cells, the other lanes 0. Masked loads do not fault where the target
+// has them; elsewhere a row whose vector would pass `end` (the input's) is copied out first.
+HWY_INLINE VF LoadShortRow(const float* row, std::size_t cols_in, const float* end, hn::Mask<DF> cols) {
+  const DF d;
+#if HWY_MEM_OPS_MIGHT_FAULT
+  if (row + hn::Lanes(d) > end) {
+    alignas(64) float copy[HWY_MAX_BYTES / sizeof(float)] = {};
+    std::memcpy(copy, row, cols_in * sizeof(float));
+    return hn::Load(d, copy);
+  }
+  return hn::IfThenElseZero(cols, hn::LoadU(d, row));
+#else
+  (void)cols_in;
+  (void)end;
+  return hn::MaskedLoad(cols, d, row);
+#endif
+}
+
+// The window's terms along the cols (kCols of them, or t.window_cols when kCols is 0).
+template <int kCols>
+HWY_INLINE std::size_t ShortRowsCols(const ShortRows& t) {
+  return kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
+}
+
+// Max: each input row reduced along the cols once (term by term, so ties keep the earlier col),
+// then the window's rows in order (ties keep the earlier row). Padding terms look up a real cell
+// of the same window, which changes nothing. NaN is only detected, by the probe (the sum of the
+// plane's cells); masked-off lanes load as 0.
+template <int kCols>
+void ShortRowsMaxPlanes(const ShortRows& t, const float* in, std::size_t planes, const float* end, float* out,
+                        std::uint8_t* suspect) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), cols = ShortRowsCols<kCols>(t);
+  const auto in_mask = hn::FirstN(d, t.cols_in);
+  const auto out_mask = hn::FirstN(d, t.cols_out);
+  ShortRowsIndices cell[kCols > 0 ? kCols : kShortRowsMaxWindow];
+  for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::SetTableIndices(d, t.col_cell + k * N);
+  const auto cols_max = [&](VF row) HWY_ATTR {
+    VF acc = hn::TableLookupLanes(row, cell[0]);
+    for (std::size_t k = 1; k < cols; ++k) acc = MaxFirst(hn::TableLookupLanes(row, cell[k]), acc);
+    return acc;
+  };
+  VF row_max[kShortRowsMaxRows];
+  const std::size_t rows_in = t.rows_in, cols_in = t.cols_in;
+  for (std::size_t p = 0; p < planes; ++p, in += rows_in * cols_in, out += t.rows_out * t.cols_out) {
+    // Rows four at a time, so that the probe's chain of adds is a quarter as long (one add per
+    // row on it made the loop latency-bound).
+    VF probe = hn::Zero(d);
+    std::size_t h = 0;
+    for (; h + 4 <= rows_in; h += 4) {
+      const float* q = in + h * cols_in;
+      const VF r0 = LoadShortRow(q, cols_in, end, in_mask), r1 = LoadShortRow(q + cols_in, cols_in, end, in_mask);
+      const VF r2 = LoadShortRow(q + 2 * cols_in, cols_in, end, in_mask);
+      const VF r3 = LoadShortRow(q + 3 * cols_in, cols_in, end, in_mask);
+      probe = hn::Add(probe, hn::Add(hn::Add(r0, r1), hn::Add(r2, r3)));
+      row_max[h] = cols_max(r0);
+      row_max[h + 1] = cols_max(r1);
+      row_max[h + 2] = cols_max(r2);
+      row_max[h + 3] = cols_max(r3);
+    }
+    VF tail = hn::Zero(d);
+    for (; h < rows_in; ++h) {
+      const VF row = LoadShortRow(in + h * cols_in, cols_in, end, in_mask);
+      tail = hn::Add(tail, row);
+      row_max[h] = cols_max(row);
+    }
+    probe = hn::Add(probe, tail);
+    for (std::size_t oh = 0; oh < t.rows_out; ++oh) {
+      VF acc = row_max[t.row_begin[oh]];
+      for (std::uint32_t r = t.row_begin[oh] + 1; r < t.row_end[oh]; ++r) acc = MaxFirst(row_max[r], acc);
+      hn::BlendedStore(acc, out_mask, d, out + oh * t.cols_out);
+    }
+    suspect[p] = !AllFinite(probe);
+  }
+}
+
+// Average: per output row, the window's cells in window order (rows, then cols; padding terms
+// add +0, which leaves a sum that starts at +0 unchanged), then the division by the real cells:
+// a multiply by the reciprocal where every lane's count is a power of two (exact), else a divide
+// (which bounds 'same' windows in cache). Picking each row's terms once for all windows over it
+// measured the same (13x13 3x3/1 'same', in cache) or slower (2x2/2 21 -> 27 us per 1024 planes).
+template <int kCols>
+void ShortRowsAveragePlanes(const ShortRows& t, const float* in, std::size_t planes, const float* end, float* out,
+                            std::uint8_t* suspect) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), cols = ShortRowsCols<kCols>(t);
+  const auto in_mask = hn::FirstN(d, t.cols_in);
+  const auto out_mask = hn::FirstN(d, t.cols_out);
+  ShortRowsIndices cell[kCols > 0 ? kCols : kShortRowsMaxWindow];
+  hn::Mask<DF> real[kCols > 0 ? kCols : kShortRowsMaxWindow];
+  for (std::size_t k = 0; k < cols; ++k) {
+    cell[k] = hn::SetTableIndices(d, t.col_cell + k * N);
+    real[k] = hn::RebindMask(d, hn::Ne(hn::LoadU(DI(), t.col_real + k * N), hn::Zero(DI())));
+  }
+  const std::size_t rows_in = t.rows_in, cols_in = t.cols_in;
+  for (std::size_t p = 0; p < planes; ++p, in += rows_in * cols_in, out += t.rows_out * t.cols_out) {
+    VF probe = hn::Zero(d);
+    for (std::size_t oh = 0; oh < t.rows_out; ++oh) {
+      VF sum = hn::Zero(d);
+      for (std::uint32_t h = t.row_begin[oh]; h < t.row_end[oh]; ++h) {
+        const VF row = LoadShortRow(in + h * cols_in, cols_in, end, in_mask);
+        for (std::size_t k = 0; k < cols; ++k)
+          sum = hn::Add(sum, hn::IfThenElseZero(real[k], hn::TableLookupLanes(row, cell[k])));
+      }
+      const VF mean = t.reciprocal_exact[oh] ? hn::Mul(sum, hn::LoadU(d, t.reciprocal + oh * N))
+                                             : hn::Div(sum, hn::LoadU(d, t.count + oh * N));
+      probe = hn::Add(probe, mean);
+      hn::BlendedStore(mean, out_mask, d, out + oh * t.cols_out);
+    }
+    suspect[p] = !AllFinite(probe);
+  }
+}
+
+void ForwardPlanesShortRowsMax(const ShortRows& t, const float* in, std::size_t planes, const float* end, float* out,
+                               std::uint8_t* suspect) {
+  switch (t.window_cols) {
+    case 2: return ShortRowsMaxPlanes<2>(t, in, planes, end, out, suspect);
+    case 3: return ShortRowsMaxPlanes<3>(t, in, planes, end, out, suspect);
+    default: return ShortRowsMaxPlanes<0>(t, in, planes, end, out, suspect);
+  }
+}
+void ForwardPlanesShortRowsAverage(const ShortRows& t, const float* in, std::size_t planes, const float* end,
+                                   float* out, std::uint8_t* suspect) {
+  switch (t.window_cols) {
+    case 2: return ShortRowsAveragePlanes<2>(t, in, planes, end, out, suspect);
+    case 3: return ShortRowsAveragePlanes<3>(t, in, planes, end, out, suspect);
+    default: return ShortRowsAveragePlanes<0>(t, in, planes, end, out, suspect);
   }
 }
 
@@ -2423,6 +2557,8 @@ HWY_EXPORT(Lanes);
 HWY_EXPORT(ColsMaxStride2);
 HWY_EXPORT(RowsMax);
 HWY_EXPORT(ForwardPlaneMaxWindow3Stride2);
+HWY_EXPORT(ForwardPlanesShortRowsMax);
+HWY_EXPORT(ForwardPlanesShortRowsAverage);
 HWY_EXPORT(StreamCopy);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -2451,6 +2587,14 @@ void rows_max(const RowsMaxTable& table, const float* col_max, float* out) {
 }
 void forward_plane_max_window3_stride2(const Window3Stride2Plane& args) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMaxWindow3Stride2)(args);
+}
+void forward_planes_short_rows_max(const ShortRows& table, const float* in, std::size_t planes, const float* end,
+                                   float* out, std::uint8_t* suspect) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanesShortRowsMax)(table, in, planes, end, out, suspect);
+}
+void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
+                                       float* out, std::uint8_t* suspect) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanesShortRowsAverage)(table, in, planes, end, out, suspect);
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,

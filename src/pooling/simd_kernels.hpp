@@ -189,6 +189,35 @@ inline std::size_t window3_stride2_top_floats(std::size_t cols_out, std::size_t 
 }
 void forward_plane_max_window3_stride2(const Window3Stride2Plane& args);
 
+// channels_first 1D/2D planes whose rows fit in one vector (cols_in <= lanes(): 11x11, 7x7):
+// each input row is one masked load, and the cells of the windows along the cols are picked from
+// it in registers by table lookups (one permute per window col), where the general path
+// transposes groups of planes to channels_last and back. Any window, stride and padding. The
+// table is the same for every plane of a plan (ShortRowsStorage in fast.cpp).
+inline constexpr std::size_t kShortRowsMaxRows = 32;    // rows_in
+inline constexpr std::size_t kShortRowsMaxWindow = 16;  // window_cols
+struct ShortRows {
+  std::size_t cols_in, cols_out, rows_in, rows_out, window_cols;
+  const std::uint32_t* row_begin;  // [rows_out]: the first real input row of the window
+  const std::uint32_t* row_end;    // [rows_out]: one past its last
+  // [t][lane]: the col of window term t in lane `lane`'s window; where that term is padding (or
+  // the lane is past cols_out), the window's first real col.
+  const std::int32_t* col_cell;
+  const std::int32_t* col_real;  // [t][lane]: -1 where term t is a real cell, else 0
+  const float* count;            // [oh][lane]: real cells of the window (1 past cols_out)
+  const float* reciprocal;       // [oh][lane]: 1 / count
+  const std::uint8_t* reciprocal_exact;  // [oh]: every count of the row is a power of two
+};
+// `planes` consecutive planes (rows_in * cols_in floats each) from `in` on, rows_out * cols_out
+// outputs each from `out` on. Max takes the first maximum in row-major window order (along the
+// cols first, then the rows in order); average sums in float in window order and divides once.
+// suspect[p] is set, with plane p's output undefined, when the plane may hold a NaN (max) or a
+// mean is not finite (average): the caller redoes it exactly. Reads nothing at or past `end`.
+void forward_planes_short_rows_max(const ShortRows& table, const float* in, std::size_t planes, const float* end,
+                                   float* out, std::uint8_t* suspect);
+void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
+                                       float* out, std::uint8_t* suspect);
+
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).
 void stream_copy(const float* from, float* to, std::size_t n);

@@ -643,6 +643,78 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_first 1D/2D planes whose rows fit in one vector, stride 1 along the cols, take the
+// short-rows kernels (the window's cols picked from each row by table lookups; max probed for
+// NaN, averages redone where a mean is not finite): cols around 4, 8 and 16 lanes for every
+// target (a row wider than the target's lanes takes another path), one to 32 rows (rows in
+// fours, then the rest, for the max's probe), windows of 1 to 5 cols ('same' pads one or both
+// sides), 38 planes (calls of 16 planes and a remainder; staged and streamed out, or written in
+// place), 1 and 2 threads: random values, zeros of random signs, windows of -0 only (a mean of
+// +0), +-inf, float sums that overflow (and means that do not), small integers (exact sums: the
+// reference's bits, so a multiply by 1/3 for a divide fails), and a NaN at single cells.
+TEST(FastKernelsShortRows, MatchTheReference) {
+  std::mt19937 rng(14142u);
+  const float inf = std::numeric_limits<float>::infinity(), big = 3.0e38f;
+  struct Window {
+    std::vector<std::int64_t> window, strides;
+  };
+  const Window windows[] = {{{2, 2}, {1, 1}}, {{3, 3}, {1, 1}}, {{1, 3}, {1, 1}}, {{3, 2}, {2, 1}}, {{2, 5}, {1, 1}}};
+  const std::int64_t saved = fast::set_stream_threshold(0);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      fast::set_stream_threshold(threads == 1 ? 0 : saved);
+      for (const std::int64_t rows : {1, 5, 13, 32})
+        for (const std::int64_t cols : {3, 4, 7, 8, 11, 16})
+          for (const Window& w : windows)
+            for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
+              for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+                const bool flat = rows == 1;  // 1D: the window's cols alone
+                const std::vector<std::int64_t> spatial = flat ? std::vector<std::int64_t>{cols}
+                                                               : std::vector<std::int64_t>{rows, cols};
+                const std::vector<std::int64_t> window = flat ? std::vector<std::int64_t>{w.window[1]} : w.window;
+                const std::vector<std::int64_t> strides = flat ? std::vector<std::int64_t>{1} : w.strides;
+                const RandomCase c{pool_spec(op, flat ? 1 : 2, false, window, strides, padding, DataFormat::kChannelsFirst),
+                                   make_shape(2, spatial, 19, DataFormat::kChannelsFirst)};
+                PoolPlan plan;
+                try {
+                  plan = plan_pooling(c.spec, c.shape);
+                } catch (const ShapeError&) {
+                  continue;  // 'valid' window larger than the plane
+                }
+                SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+                ASSERT_TRUE(check_case(c, plan, rng, 70u));
+                auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
+                Tensor x(c.shape);
+                for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
+                forward_matches(x, "zeros of random signs");
+                for (float& v : x.values()) v = -0.0f;
+                forward_matches(x, "-0 only");
+                for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
+                forward_matches(x, "inf and -inf");
+                for (float& v : x.values()) v = big;
+                forward_matches(x, "overflowing sums");
+                // Small integers sum exactly in float: one division gives the reference's bits.
+                for (float& v : x.values()) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
+                const Tensor exact = pool_forward(plan, x, PoolBackend::kReference), fast = pool_forward(plan, x, PoolBackend::kFast);
+                for (std::int64_t i = 0; i < exact.size(); ++i)
+                  ASSERT_TRUE(same_bits(fast[i], exact[i])) << "integers: output[" << i << "] fast " << fast[i] << " reference " << exact[i];
+                const Tensor base = random_input(c.shape, rng);
+                for (const std::int64_t at : {std::int64_t{0}, rows * cols + cols / 2, x.size() / 2 + 1, x.size() - 1}) {
+                  Tensor y = base;
+                  for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+                  y[at] = std::numeric_limits<float>::quiet_NaN();
+                  forward_matches(y, "NaN at " + std::to_string(at));
+                }
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  fast::set_stream_threshold(saved);
+}
+
 // channels_first global pooling reduces a thread's run of slices in one call, small slices four
 // at a time from the quarters of the run: every output must be its own slice's, for runs with
 // and without a remainder of slices, slices of fewer than one, eight and 64 vectors (the partial

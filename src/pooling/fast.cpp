@@ -876,6 +876,80 @@ void short_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, 
   }
 }
 
+// channels_first 1D/2D planes pooled with stride 1 along rows longer than a vector, without
+// argmax: simd::forward_plane_stride1_max and _average, one plane per task, each input row
+// copied once between margins of padding so that a window col is one unaligned load, where the
+// row kernels take the clipped windows at the row's ends cell by cell and rows of fewer than two
+// vectors of outputs were transposed. 2 threads, pool_forward, 3x3/1 'same': (64,64,28,28) max
+// 2.58-2.65 -> 1.97-2.04 ms, average 2.70 -> 1.78-1.86 ms; (16,64,56,56) max 3.27-3.32 -> 1.91-1.95
+// ms, average 2.10 -> 1.59-1.69 ms; (4,64,112,112) max 2.56 -> 1.60-1.94 ms (our channels_last:
+// 1.06-1.45 ms). The average pools from a padded copy of the whole plane, which on 112x112 planes
+// no longer fits in L1 and measured slower (1.59 -> 1.76 ms): larger planes keep the row kernels.
+// Prefetching the next plane measured the same. A plane that may hold a NaN, or with a mean that
+// is not finite, is redone by the row kernels.
+constexpr std::int64_t kStride1MaxScratchFloats = std::int64_t{1} << 16;
+constexpr std::int64_t kStride1AverageMaxScratchFloats = std::int64_t{1} << 13;
+
+// simd::Stride1Plane for a plan, in storage that only grows.
+struct Stride1Storage {
+  std::vector<std::uint32_t> row_begin, row_end;
+  std::vector<float> col_count;
+  simd::Stride1Plane table{};
+
+  void rebuild(const View& v, std::size_t lanes) {
+    const AxisGeometry& H = v.axes[1];
+    const AxisGeometry& W = v.axes[2];
+    const auto rows_out = static_cast<std::size_t>(H.out), cols_out = static_cast<std::size_t>(W.out);
+    row_begin.assign(rows_out, 0);
+    row_end.assign(rows_out, 0);
+    for (std::size_t oh = 0; oh < rows_out; ++oh) {
+      row_begin[oh] = static_cast<std::uint32_t>(H.window_begin(static_cast<std::int64_t>(oh)));
+      row_end[oh] = static_cast<std::uint32_t>(H.window_end(static_cast<std::int64_t>(oh)));
+    }
+    col_count.assign((cols_out + lanes - 1) / lanes * lanes, 1.0f);
+    for (std::int64_t ow = 0; ow < W.out; ++ow)
+      col_count[static_cast<std::size_t>(ow)] = static_cast<float>(W.window_end(ow) - W.window_begin(ow));
+    const auto window_cols = static_cast<std::size_t>(W.window);
+    table = {static_cast<std::size_t>(H.in), static_cast<std::size_t>(W.in), rows_out, cols_out, window_cols,
+             static_cast<std::size_t>(W.pad_before), simd::stride1_padded_row_floats(cols_out, window_cols, lanes),
+             row_begin.data(), row_end.data(), col_count.data()};
+  }
+};
+
+bool stride1_planes_apply(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  if (argmax || v.channels != 1 || D.in != 1 || D.window != 1 || W.stride != 1 || W.in <= static_cast<std::int64_t>(lanes))
+    return false;
+  const auto L = static_cast<std::int64_t>(lanes);
+  const std::int64_t padded = (W.out + L - 1) / L * L + W.window - 1 + L;
+  const std::int64_t scratch = plan.spec.op == PoolOp::kMax ? padded + H.in * ((W.out + L - 1) / L * L) : H.in * padded;
+  return plan.spec.op == PoolOp::kMax ? scratch <= kStride1MaxScratchFloats
+                                      : plan.spec.op == PoolOp::kAverage && scratch <= kStride1AverageMaxScratchFloats;
+}
+
+void stride1_planes_forward(const PoolPlan& plan, const View& v, std::size_t lanes, const float* input, float* output) {
+  const bool is_max = plan.spec.op == PoolOp::kMax;
+  const std::int64_t rows_out = v.axes[1].out, cols_out = v.axes[2].out;
+#pragma omp parallel if (parallel_worth(v))
+  {
+    const simd::Stride1Plane& table = thread_table<Stride1Storage>(v, lanes).table;
+    float* scratch = thread_scratch<float, 0>(simd::stride1_scratch_floats(table, is_max, lanes));
+    WindowRowStorage window(static_cast<std::size_t>(v.axes[1].window));
+#pragma omp for schedule(static)
+    for (std::int64_t p = 0; p < v.images; ++p) {
+      const float* in = input + p * v.in_image;
+      float* out = output + p * v.out_image;
+      const bool exact = is_max ? simd::forward_plane_stride1_max(table, in, scratch, out)
+                                : simd::forward_plane_stride1_average(table, in, scratch, out);
+      for (std::int64_t task = p * rows_out; task < (p + 1) * rows_out && !exact; ++task)
+        forward_output_row(v, is_max, input, task, output + task * cols_out, nullptr, false, window.ptrs(),
+                           window.ids());
+    }
+  }
+}
+
 void windowed_forward(const PoolPlan& plan, const float* input, float* output, std::uint8_t* argmax) {
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
@@ -898,6 +972,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   }
   if (short_rows_apply(plan, v, argmax, lanes)) {
     short_rows_forward(plan, v, lanes, input, output);
+    return;
+  }
+  if (stride1_planes_apply(plan, v, argmax, lanes)) {
+    stride1_planes_forward(plan, v, lanes, input, output);
     return;
   }
   // channels_first rows of fewer than two vectors of outputs go through the channels_last

@@ -1364,6 +1364,84 @@ void ForwardPlanesShortRowsAverage(const ShortRows& t, const float* in, std::siz
   }
 }
 
+// ---- channels_first planes, stride 1 along long rows (simd_kernels.hpp: Stride1Plane) ---------
+
+// Input row `row` into `to` (cell c at to[pad_before + c]) between margins of `margin`; returns
+// the sum of its cells (the NaN probe).
+HWY_INLINE VF PadRow(const Stride1Plane& t, const float* row, float* to, float margin) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  std::fill_n(to, t.pad_before, margin);
+  std::memcpy(to + t.pad_before, row, t.cols_in * sizeof(float));
+  std::fill(to + t.pad_before + t.cols_in, to + t.padded_row_floats, margin);
+  VF sum = hn::Zero(d);
+  const float* cells = to + t.pad_before;
+  std::size_t i = 0;
+  for (; i + N <= t.cols_in; i += N) sum = hn::Add(sum, hn::LoadU(d, cells + i));
+  if (i < t.cols_in) sum = hn::Add(sum, hn::IfThenElseZero(hn::FirstN(d, t.cols_in - i), hn::LoadU(d, cells + i)));
+  return sum;
+}
+
+HWY_INLINE void StoreRowVector(VF v, const Stride1Plane& t, std::size_t j, float* out) {
+  const std::size_t N = hn::Lanes(DF());
+  if (j + N <= t.cols_out) {
+    hn::StoreU(v, DF(), out + j);
+  } else {
+    StorePartial(v, static_cast<std::int64_t>(t.cols_out - j), out + j);
+  }
+}
+
+// Max: margins of -inf (never larger than a real cell, and a real -inf has the same bits); each
+// row along the cols first (ties keep the earlier col), then the window's rows in order.
+bool ForwardPlaneStride1Max(const Stride1Plane& t, const float* plane, float* scratch, float* out) {
+  const CleanUpperOnReturn clean_upper;
+  const DF d;
+  const std::size_t N = hn::Lanes(d), whole_cols = (t.cols_out + N - 1) / N * N;
+  float* padded = scratch;
+  float* row_max = scratch + t.padded_row_floats;
+  VF probe = hn::Zero(d);
+  for (std::size_t h = 0; h < t.rows_in; ++h) {
+    probe = hn::Add(probe, PadRow(t, plane + h * t.cols_in, padded, -std::numeric_limits<float>::infinity()));
+    for (std::size_t j = 0; j < whole_cols; j += N) {
+      VF acc = hn::LoadU(d, padded + j);
+      for (std::size_t k = 1; k < t.window_cols; ++k) acc = MaxFirst(hn::LoadU(d, padded + j + k), acc);
+      hn::StoreU(acc, d, row_max + h * whole_cols + j);
+    }
+  }
+  for (std::size_t oh = 0; oh < t.rows_out; ++oh)
+    for (std::size_t j = 0; j < whole_cols; j += N) {
+      VF acc = hn::LoadU(d, row_max + t.row_begin[oh] * whole_cols + j);
+      for (std::uint32_t r = t.row_begin[oh] + 1; r < t.row_end[oh]; ++r)
+        acc = MaxFirst(hn::LoadU(d, row_max + r * whole_cols + j), acc);
+      StoreRowVector(acc, t, j, out + oh * t.cols_out);
+    }
+  return AllFinite(probe);
+}
+
+// Average: margins of 0 (a sum that starts at +0 stays the same), cells in window order, one
+// division per vector of outputs.
+bool ForwardPlaneStride1Average(const Stride1Plane& t, const float* plane, float* scratch, float* out) {
+  const CleanUpperOnReturn clean_upper;
+  const DF d;
+  const std::size_t N = hn::Lanes(d), whole_cols = (t.cols_out + N - 1) / N * N;
+  for (std::size_t h = 0; h < t.rows_in; ++h) PadRow(t, plane + h * t.cols_in, scratch + h * t.padded_row_floats, 0.0f);
+  VF probe = hn::Zero(d);
+  for (std::size_t oh = 0; oh < t.rows_out; ++oh) {
+    const VF rows = hn::Set(d, static_cast<float>(t.row_end[oh] - t.row_begin[oh]));
+    for (std::size_t j = 0; j < whole_cols; j += N) {
+      VF sum = hn::Zero(d);
+      for (std::uint32_t r = t.row_begin[oh]; r < t.row_end[oh]; ++r) {
+        const float* padded = scratch + r * t.padded_row_floats + j;
+        for (std::size_t k = 0; k < t.window_cols; ++k) sum = hn::Add(sum, hn::LoadU(d, padded + k));
+      }
+      const VF mean = hn::Div(sum, hn::Mul(rows, hn::LoadU(d, t.col_count + j)));
+      probe = hn::Add(probe, mean);
+      StoreRowVector(mean, t, j, out + oh * t.cols_out);
+    }
+  }
+  return AllFinite(probe);
+}
+
 // Pass 2: output row r is the first maximum, col by col, of the col-max rows at offsets
 // [first[r], first[r + 1]) of `rows` (whole vectors are read).
 void RowsMax(const RowsMaxTable& t, const float* col_max, float* out) {
@@ -2607,6 +2685,8 @@ HWY_EXPORT(RowsMax);
 HWY_EXPORT(ForwardPlaneMaxWindow3Stride2);
 HWY_EXPORT(ForwardPlanesShortRowsMax);
 HWY_EXPORT(ForwardPlanesShortRowsAverage);
+HWY_EXPORT(ForwardPlaneStride1Max);
+HWY_EXPORT(ForwardPlaneStride1Average);
 HWY_EXPORT(StreamCopy);
 HWY_EXPORT(PlanesToChannelsLast);
 HWY_EXPORT(ChannelsLastToPlanes);
@@ -2643,6 +2723,12 @@ void forward_planes_short_rows_max(const ShortRows& table, const float* in, std:
 void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
                                        float* out, std::uint8_t* suspect) {
   HWY_DYNAMIC_DISPATCH(ForwardPlanesShortRowsAverage)(table, in, planes, end, out, suspect);
+}
+bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, float* scratch, float* out) {
+  return HWY_DYNAMIC_DISPATCH(ForwardPlaneStride1Max)(table, plane, scratch, out);
+}
+bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, float* scratch, float* out) {
+  return HWY_DYNAMIC_DISPATCH(ForwardPlaneStride1Average)(table, plane, scratch, out);
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,

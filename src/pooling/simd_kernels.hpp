@@ -218,6 +218,33 @@ void forward_planes_short_rows_max(const ShortRows& table, const float* in, std:
 void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
                                        float* out, std::uint8_t* suspect);
 
+// channels_first 1D/2D planes pooled with stride 1 along cols too long for one vector (28x28,
+// 56x56 3x3/1 'same'): each input row is copied once into `row_scratch` between margins of
+// padding, so that every window col of a vector of outputs is one unaligned load. Max reduces
+// each row along the cols once (into `row_max`, row_floats_out apart), then the window's rows in
+// order; average sums each window in window order from a padded copy of the whole plane (margins
+// of 0) and divides once by the real cells (rows times col_count).
+struct Stride1Plane {
+  std::size_t rows_in, cols_in, rows_out, cols_out, window_cols;
+  std::size_t pad_before;          // cols
+  std::size_t padded_row_floats;   // stride1_padded_row_floats(...)
+  const std::uint32_t* row_begin;  // [rows_out]: the first real input row of the window
+  const std::uint32_t* row_end;    // [rows_out]: one past its last
+  const float* col_count;          // [cols_out rounded up to whole vectors]: real cols (1 past cols_out)
+};
+inline std::size_t stride1_padded_row_floats(std::size_t cols_out, std::size_t window_cols, std::size_t lanes) {
+  return (cols_out + lanes - 1) / lanes * lanes + window_cols - 1 + lanes;
+}
+// Scratch floats per thread: max, one padded row and the plane's row maxima; average, the padded plane.
+inline std::size_t stride1_scratch_floats(const Stride1Plane& t, bool is_max, std::size_t lanes) {
+  const std::size_t whole_cols = (t.cols_out + lanes - 1) / lanes * lanes;
+  return is_max ? t.padded_row_floats + t.rows_in * whole_cols : t.rows_in * t.padded_row_floats;
+}
+// Return false, with `out` undefined, when the plane may hold a NaN (max) or a mean is not finite
+// (average): the caller redoes it exactly.
+bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, float* scratch, float* out);
+bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, float* scratch, float* out);
+
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).
 void stream_copy(const float* from, float* to, std::size_t n);

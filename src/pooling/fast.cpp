@@ -792,9 +792,24 @@ bool short_rows_apply(const PoolPlan& plan, const View& v, const std::uint8_t* a
          (plan.spec.op == PoolOp::kMax || plan.spec.op == PoolOp::kAverage);
 }
 
+// The real input rows [begin, end) of each output row's window along one axis (H), as the plane
+// kernels below take them.
+struct WindowRowRanges {
+  std::vector<std::uint32_t> begin, end;
+
+  void rebuild(const AxisGeometry& a) {
+    begin.assign(static_cast<std::size_t>(a.out), 0);
+    end.assign(static_cast<std::size_t>(a.out), 0);
+    for (std::int64_t o = 0; o < a.out; ++o) {
+      begin[static_cast<std::size_t>(o)] = static_cast<std::uint32_t>(a.window_begin(o));
+      end[static_cast<std::size_t>(o)] = static_cast<std::uint32_t>(a.window_end(o));
+    }
+  }
+};
+
 // simd::ShortRows for a plan, in storage that only grows.
 struct ShortRowsStorage {
-  std::vector<std::uint32_t> row_begin, row_end;
+  WindowRowRanges rows;
   std::vector<std::int32_t> col_cell, col_real;
   std::vector<float> count, reciprocal;
   std::vector<std::uint8_t> reciprocal_exact;
@@ -804,8 +819,7 @@ struct ShortRowsStorage {
     const AxisGeometry& H = v.axes[1];
     const AxisGeometry& W = v.axes[2];
     const auto rows_out = static_cast<std::size_t>(H.out);
-    row_begin.assign(rows_out, 0);
-    row_end.assign(rows_out, 0);
+    rows.rebuild(H);
     col_cell.assign(static_cast<std::size_t>(W.window) * lanes, 0);
     col_real.assign(static_cast<std::size_t>(W.window) * lanes, 0);
     count.assign(rows_out * lanes, 1.0f);
@@ -821,8 +835,6 @@ struct ShortRowsStorage {
       }
     for (std::size_t oh = 0; oh < rows_out; ++oh) {
       const auto r = static_cast<std::int64_t>(oh);
-      row_begin[oh] = static_cast<std::uint32_t>(H.window_begin(r));
-      row_end[oh] = static_cast<std::uint32_t>(H.window_end(r));
       for (std::int64_t ow = 0; ow < W.out; ++ow) {
         const std::int64_t n = (H.window_end(r) - H.window_begin(r)) * (W.window_end(ow) - W.window_begin(ow));
         const std::size_t at = oh * lanes + static_cast<std::size_t>(ow);
@@ -832,7 +844,7 @@ struct ShortRowsStorage {
       }
     }
     table = {static_cast<std::size_t>(W.in), static_cast<std::size_t>(W.out), static_cast<std::size_t>(H.in),
-             rows_out, static_cast<std::size_t>(W.window), row_begin.data(), row_end.data(), col_cell.data(),
+             rows_out, static_cast<std::size_t>(W.window), rows.begin.data(), rows.end.data(), col_cell.data(),
              col_real.data(), count.data(), reciprocal.data(), reciprocal_exact.data()};
   }
 };
@@ -892,7 +904,7 @@ constexpr std::int64_t kStride1AverageMaxScratchFloats = std::int64_t{1} << 13;
 
 // simd::Stride1Plane for a plan, in storage that only grows.
 struct Stride1Storage {
-  std::vector<std::uint32_t> row_begin, row_end;
+  WindowRowRanges rows;
   std::vector<float> col_count;
   simd::Stride1Plane table{};
 
@@ -900,19 +912,14 @@ struct Stride1Storage {
     const AxisGeometry& H = v.axes[1];
     const AxisGeometry& W = v.axes[2];
     const auto rows_out = static_cast<std::size_t>(H.out), cols_out = static_cast<std::size_t>(W.out);
-    row_begin.assign(rows_out, 0);
-    row_end.assign(rows_out, 0);
-    for (std::size_t oh = 0; oh < rows_out; ++oh) {
-      row_begin[oh] = static_cast<std::uint32_t>(H.window_begin(static_cast<std::int64_t>(oh)));
-      row_end[oh] = static_cast<std::uint32_t>(H.window_end(static_cast<std::int64_t>(oh)));
-    }
+    rows.rebuild(H);
     col_count.assign((cols_out + lanes - 1) / lanes * lanes, 1.0f);
     for (std::int64_t ow = 0; ow < W.out; ++ow)
       col_count[static_cast<std::size_t>(ow)] = static_cast<float>(W.window_end(ow) - W.window_begin(ow));
     const auto window_cols = static_cast<std::size_t>(W.window);
     table = {static_cast<std::size_t>(H.in), static_cast<std::size_t>(W.in), rows_out, cols_out, window_cols,
              static_cast<std::size_t>(W.pad_before), simd::stride1_padded_row_floats(cols_out, window_cols, lanes),
-             row_begin.data(), row_end.data(), col_count.data()};
+             rows.begin.data(), rows.end.data(), col_count.data()};
   }
 };
 

@@ -241,9 +241,11 @@ inline std::size_t stride1_scratch_floats(const Stride1Plane& t, bool is_max, st
   return is_max ? t.padded_row_floats + t.rows_in * whole_cols : t.rows_in * t.padded_row_floats;
 }
 // Return false, with `out` undefined, when the plane may hold a NaN (max) or a mean is not finite
-// (average): the caller redoes it exactly.
-bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, float* scratch, float* out);
-bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, float* scratch, float* out);
+// (average): the caller redoes it exactly. Reads nothing at or past `end` (the input's).
+bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
+                               float* out);
+bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
+                                   float* out);
 
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).

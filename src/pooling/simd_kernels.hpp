@@ -236,9 +236,11 @@ inline std::size_t stride1_padded_row_floats(std::size_t cols_out, std::size_t w
   return (cols_out + lanes - 1) / lanes * lanes + window_cols - 1 + lanes;
 }
 // Scratch floats per thread: max, one padded row and the plane's row maxima; average, the padded plane.
-inline std::size_t stride1_scratch_floats(const Stride1Plane& t, bool is_max, std::size_t lanes) {
-  const std::size_t whole_cols = (t.cols_out + lanes - 1) / lanes * lanes;
-  return is_max ? t.padded_row_floats + t.rows_in * whole_cols : t.rows_in * t.padded_row_floats;
+inline std::size_t stride1_scratch_floats(std::size_t rows_in, std::size_t cols_out, std::size_t window_cols,
+                                          bool is_max, std::size_t lanes) {
+  const std::size_t whole_cols = (cols_out + lanes - 1) / lanes * lanes;
+  const std::size_t padded = stride1_padded_row_floats(cols_out, window_cols, lanes);
+  return is_max ? padded + rows_in * whole_cols : rows_in * padded;
 }
 // Return false, with `out` undefined, when the plane may hold a NaN (max) or a mean is not finite
 // (average): the caller redoes it exactly. Reads nothing at or past `end` (the input's).

@@ -1250,11 +1250,22 @@ HWY_INLINE VF LoadShortRow(const float* row, std::size_t cols_in, const float* e
 #endif
 }
 
-// The window's terms along the cols (kCols of them, or t.window_cols when kCols is 0).
+// What both short-rows kernels set up once per call: the window's terms along the cols (kCols of
+// them, or t.window_cols when kCols is 0), each term's lookup indices, and the lanes of a row
+// and of an output row.
 template <int kCols>
-HWY_INLINE std::size_t ShortRowsCols(const ShortRows& t) {
-  return kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
-}
+struct ShortRowsTerms {
+  std::size_t cols;
+  hn::Mask<DF> in_mask, out_mask;
+  ShortRowsIndices cell[kCols > 0 ? kCols : kShortRowsMaxWindow];
+
+  explicit ShortRowsTerms(const ShortRows& t)
+      : cols(kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols),
+        in_mask(hn::FirstN(DF(), t.cols_in)),
+        out_mask(hn::FirstN(DF(), t.cols_out)) {
+    for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::SetTableIndices(DF(), t.col_cell + k * hn::Lanes(DF()));
+  }
+};
 
 // Max: each input row reduced along the cols once (term by term, so ties keep the earlier col),
 // then the window's rows in order (ties keep the earlier row). Padding terms look up a real cell
@@ -1264,11 +1275,10 @@ template <int kCols>
 void ShortRowsMaxPlanes(const ShortRows& t, const float* in, std::size_t planes, const float* end, float* out,
                         std::uint8_t* suspect) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), cols = ShortRowsCols<kCols>(t);
-  const auto in_mask = hn::FirstN(d, t.cols_in);
-  const auto out_mask = hn::FirstN(d, t.cols_out);
-  ShortRowsIndices cell[kCols > 0 ? kCols : kShortRowsMaxWindow];
-  for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::SetTableIndices(d, t.col_cell + k * N);
+  const ShortRowsTerms<kCols> terms(t);
+  const std::size_t cols = terms.cols;
+  const auto in_mask = terms.in_mask, out_mask = terms.out_mask;
+  const auto& cell = terms.cell;
   const auto cols_max = [&](VF row) HWY_ATTR {
     VF acc = hn::TableLookupLanes(row, cell[0]);
     for (std::size_t k = 1; k < cols; ++k) acc = MaxFirst(hn::TableLookupLanes(row, cell[k]), acc);
@@ -1317,15 +1327,14 @@ template <int kCols>
 void ShortRowsAveragePlanes(const ShortRows& t, const float* in, std::size_t planes, const float* end, float* out,
                             std::uint8_t* suspect) {
   const DF d;
-  const std::size_t N = hn::Lanes(d), cols = ShortRowsCols<kCols>(t);
-  const auto in_mask = hn::FirstN(d, t.cols_in);
-  const auto out_mask = hn::FirstN(d, t.cols_out);
-  ShortRowsIndices cell[kCols > 0 ? kCols : kShortRowsMaxWindow];
+  const std::size_t N = hn::Lanes(d);
+  const ShortRowsTerms<kCols> terms(t);
+  const std::size_t cols = terms.cols;
+  const auto in_mask = terms.in_mask, out_mask = terms.out_mask;
+  const auto& cell = terms.cell;
   hn::Mask<DF> real[kCols > 0 ? kCols : kShortRowsMaxWindow];
-  for (std::size_t k = 0; k < cols; ++k) {
-    cell[k] = hn::SetTableIndices(d, t.col_cell + k * N);
+  for (std::size_t k = 0; k < cols; ++k)
     real[k] = hn::RebindMask(d, hn::Ne(hn::LoadU(DI(), t.col_real + k * N), hn::Zero(DI())));
-  }
   const std::size_t rows_in = t.rows_in, cols_in = t.cols_in;
   for (std::size_t p = 0; p < planes; ++p, in += rows_in * cols_in, out += t.rows_out * t.cols_out) {
     VF probe = hn::Zero(d);

@@ -955,7 +955,7 @@ void stride1_planes_forward(const PoolPlan& plan, const View& v, std::size_t lan
       const float* in = input + p * v.in_image;
       float* out = output + p * v.out_image;
       const bool exact = is_max ? simd::forward_plane_stride1_max(table, in, input_end, scratch, out)
-                                : simd::forward_plane_stride1_average(table, in, input_end, scratch, out);
+                                : simd::forward_plane_stride1_average(table, in, scratch, out);
       for (std::int64_t task = p * rows_out; task < (p + 1) * rows_out && !exact; ++task)
         forward_output_row(v, is_max, input, task, output + task * cols_out, nullptr, false, window.ptrs(),
                            window.ids());

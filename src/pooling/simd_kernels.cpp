@@ -1450,13 +1450,11 @@ bool ForwardPlaneStride1Max(const Stride1Plane& t, const float* plane, const flo
 
 // Average: margins of 0 (a sum that starts at +0 stays the same), cells in window order, one
 // division per vector of outputs.
-bool ForwardPlaneStride1Average(const Stride1Plane& t, const float* plane, const float* end, float* scratch,
-                                float* out) {
+bool ForwardPlaneStride1Average(const Stride1Plane& t, const float* plane, float* scratch, float* out) {
   const CleanUpperOnReturn clean_upper;
   const DF d;
   const std::size_t N = hn::Lanes(d), whole_cols = (t.cols_out + N - 1) / N * N;
   for (std::size_t h = 0; h < t.rows_in; ++h) PadRow(t, plane + h * t.cols_in, scratch + h * t.padded_row_floats, 0.0f);
-  (void)end;
   VF probe = hn::Zero(d);
   for (std::size_t oh = 0; oh < t.rows_out; ++oh) {
     const VF rows = hn::Set(d, static_cast<float>(t.row_end[oh] - t.row_begin[oh]));
@@ -2760,9 +2758,8 @@ bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, co
                                float* out) {
   return HWY_DYNAMIC_DISPATCH(ForwardPlaneStride1Max)(table, plane, end, scratch, out);
 }
-bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
-                                   float* out) {
-  return HWY_DYNAMIC_DISPATCH(ForwardPlaneStride1Average)(table, plane, end, scratch, out);
+bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, float* scratch, float* out) {
+  return HWY_DYNAMIC_DISPATCH(ForwardPlaneStride1Average)(table, plane, scratch, out);
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,

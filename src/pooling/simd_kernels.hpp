@@ -219,11 +219,12 @@ void forward_planes_short_rows_average(const ShortRows& table, const float* in, 
                                        float* out, std::uint8_t* suspect);
 
 // channels_first 1D/2D planes pooled with stride 1 along cols too long for one vector (28x28,
-// 56x56 3x3/1 'same'): each input row is copied once into `row_scratch` between margins of
-// padding, so that every window col of a vector of outputs is one unaligned load. Max reduces
-// each row along the cols once (into `row_max`, row_floats_out apart), then the window's rows in
-// order; average sums each window in window order from a padded copy of the whole plane (margins
-// of 0) and divides once by the real cells (rows times col_count).
+// 56x56 3x3/1 'same'): each input row is copied once into the scratch between margins of padding,
+// so that every window col of a vector of outputs is one unaligned load. Max reads the vectors
+// whose windows stay inside the row straight from the input and the others from the copy,
+// reduces each row along the cols once (into the scratch), then the window's rows in order;
+// average sums each window in window order from a padded copy of the whole plane (margins of 0)
+// and divides once by the real cells (rows times col_count).
 struct Stride1Plane {
   std::size_t rows_in, cols_in, rows_out, cols_out, window_cols;
   std::size_t pad_before;          // cols
@@ -243,11 +244,11 @@ inline std::size_t stride1_scratch_floats(std::size_t rows_in, std::size_t cols_
   return is_max ? padded + rows_in * whole_cols : rows_in * padded;
 }
 // Return false, with `out` undefined, when the plane may hold a NaN (max) or a mean is not finite
-// (average): the caller redoes it exactly. Reads nothing at or past `end` (the input's).
+// (average): the caller redoes it exactly. Neither reads past the plane; max's whole-vector
+// loads stop before `end` (the input's).
 bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
                                float* out);
-bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
-                                   float* out);
+bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane, float* scratch, float* out);
 
 // Copies n floats with non-temporal stores (`to` aligned to a vector, n a multiple of lanes());
 // the caller fences them (hwy::FlushStream).

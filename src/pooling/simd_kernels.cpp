@@ -1515,6 +1515,14 @@ HWY_INLINE void LoadPairs(const float* p, std::size_t lanes, const float* end, V
   hn::LoadInterleaved2(d, cells, even, odd);
 }
 
+// How far ahead (4 KiB) the channels_first pair kernels prefetch their rows into L1. Their
+// deinterleaving shuffles put enough instructions between the loads that the core keeps fewer
+// misses in flight than the memory needs, and the hardware prefetcher did not make up for it on
+// the AMD EPYC (Zen 5) of the tenth session: (32,64,112,112) max 2x2/2, 2 threads, 4 interleaved
+// rounds, 3.99 -> 2.90 ms (our channels_last: 2.92 ms), average 3.94 -> 2.94 ms; 3D
+// (8,32,32,56,56) 3.63 -> 3.14 ms. channels_last (loads only) measured the same with it.
+constexpr std::size_t kPairPrefetchFloats = 1024;
+
 // The two window cols of the vectors of one output row, in order, in one of its window rows:
 // channels_first, output o's cells are 2o and 2o + 1 (deinterleaved); channels_last (channels a
 // multiple of the lanes), output (ow, c)'s are 2 * ow * C + c and C further.
@@ -1531,6 +1539,16 @@ struct PairCells {
       hn::LoadInterleaved2(d, row + 2 * o, even, odd);
     } else {
       LoadPairs(row + 2 * o, lanes, end, even, odd);
+    }
+  }
+  // channels_first: the lines of load(row, o)'s cells kPairPrefetchFloats further on (a hint:
+  // past the input's end it does nothing).
+  HWY_INLINE void prefetch(const float* row, std::size_t o) const {
+    if constexpr (!kChannelsLast) {
+      // As an integer: the address may lie past the end of the input.
+      const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(row + 2 * o) + kPairPrefetchFloats * sizeof(float);
+      hwy::Prefetch(reinterpret_cast<const float*>(at));
+      hwy::Prefetch(reinterpret_cast<const float*>(at + hn::Lanes(DF()) * sizeof(float)));
     }
   }
   HWY_INLINE void next() {
@@ -1601,6 +1619,7 @@ void pair_windows_max_rows(const PairWindows& a, const float* const* bases, floa
     VF acc = hn::Zero(d), sum = hn::Zero(d);
     for (std::size_t r = 0; r < nrows; ++r) {
       VF even, odd;
+      cells.prefetch(rows[k][r], o);
       cells.load(rows[k][r], o, lanes, even, odd);
       acc = r == 0 ? MaxFirst(odd, even) : MaxFirst(odd, MaxFirst(even, acc));
       sum = r == 0 ? hn::Add(even, odd) : hn::Add(sum, hn::Add(even, odd));
@@ -1657,7 +1676,9 @@ HWY_INLINE void pair_windows_rows(const PairWindows& a, const Row& row) {
 // rounds: 112x112x64 max 4.35 -> 3.95 ms, average 4.31 -> 3.75 ms; channels_first (32,64,112,112)
 // max 4.90 -> 4.65 ms, average 5.0 -> 4.65 ms; 26x26x32 average 0.52 -> 0.48 ms. 3D windows
 // (eight streams) measured slower in the fifth session, 1D (one -> two, channels_first 4096
-// cols) the same or slower.
+// cols) the same or slower. channels_first keeps one row per call since its loads are
+// prefetched (kPairPrefetchFloats): on the Zen 5 of the tenth session, (32,64,112,112) max
+// 3.29 ms in pairs against 2.90 ms one by one (4 interleaved rounds).
 constexpr std::size_t kRowPairsMinRows = 8;
 template <class Row, class Row2>
 HWY_INLINE void pair_windows_row_pairs(const PairWindows& a, const Row& row, const Row2& row2) {
@@ -1689,13 +1710,14 @@ HWY_INLINE void pair_windows_row_pairs(const PairWindows& a, const Row& row, con
 }
 
 // Runs a PairWindows' output rows through `rows_of.template operator()<P>(bases, outs, stream)`
-// (P rows per call): two per loop for 2D runs of kRowPairsMinRows rows or more, else one.
+// (P rows per call): two per loop for channels_last 2D runs of kRowPairsMinRows rows or more,
+// else one.
 template <std::size_t kRows, class RowsOf>
 HWY_INLINE void pair_windows_run(const PairWindows& a, const RowsOf& rows_of) {
   auto one = [&](std::size_t, const float* base, float* out, bool stream) {
     rows_of.template operator()<1>(&base, &out, stream);
   };
-  if (kRows == 2 && a.rows >= kRowPairsMinRows) {
+  if (kRows == 2 && a.rows >= kRowPairsMinRows && a.channels > 1) {
     pair_windows_row_pairs(a, one, [&](const float* base0, float* out0, const float* base1, float* out1, bool stream) {
       const float* bases[2] = {base0, base1};
       float* outs[2] = {out0, out1};
@@ -1790,6 +1812,7 @@ void pair_windows_average_rows(const PairWindows& a, const float* const* bases, 
     VF sum = hn::Zero(d);  // from +0, as the reference: a window of -0 cells averages to +0
     for (std::size_t r = 0; r < kRows; ++r) {
       VF even, odd;
+      cells.prefetch(rows[k][r], o);
       cells.load(rows[k][r], o, lanes, even, odd);
       sum = hn::Add(hn::Add(sum, even), odd);
     }

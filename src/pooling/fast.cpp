@@ -1045,8 +1045,11 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   // 11x11x64 0.555 -> 0.504, 0.549 -> 0.502 ms (once equal); 26x26x32 and 112x112x64 faster in
   // one set (0.66 -> 0.58, 4.76 -> 4.40 ms), equal in the others. 3D windows (eighteen streams)
   // measured slower: 4.90 -> 5.28 ms.
-  const bool row_pairs = is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 && W.stride == 2 &&
-                         D.window == 1 && H.window <= kRowPairsMaxWindowRows;
+  // 2D windows of 3 rows with stride 2 (3x3/2) take the row chain below instead.
+  const bool row_chain = is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 && W.stride == 2 &&
+                         D.window == 1 && H.window == 3 && H.stride == 2 && H.in > 1;
+  const bool row_pairs = !row_chain && is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 &&
+                         W.stride == 2 && D.window == 1 && H.window <= kRowPairsMaxWindowRows;
 #pragma omp parallel if (parallel_worth(v))
   {
     WindowRowStorage window(static_cast<std::size_t>(D.window * H.window));
@@ -1078,8 +1081,29 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
         forward_output_row(v, true, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
       }
     }
+    if (row_chain) {
+      // A thread's rows in order; consecutive rows of one image whose windows share a row (the
+      // last of one, the first of the next) pass its window maxima on in `top`.
+      const std::int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const std::int64_t lo = first_row + (rows - first_row) * thread / threads;
+      const std::int64_t hi = first_row + (rows - first_row) * (thread + 1) / threads;
+      simd::Window3RowChain chain{thread_scratch<float, 0>(static_cast<std::size_t>(out_row)), false, false, false};
+      auto shares_row = [&](std::int64_t task) {  // task's window ends on the row where task + 1's begins
+        const std::int64_t oh = task % H.out;
+        return oh + 1 < H.out && H.window_end(oh) - 1 == H.window_begin(oh + 1);
+      };
+      for (std::int64_t task = lo; task < hi; ++task) {
+        if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
+        chain.save_bottom = task + 1 < hi && shares_row(task);
+        const simd::ForwardRow a = output_row_args(v, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
+        const bool chained = simd::forward_row_max_window3_chain(a, chain);
+        if (!chained) simd::forward_row_max(a);
+        chain.use_top = chained && chain.save_bottom;
+        chain.top_suspect = chain.bottom_suspect;
+      }
+    }
 #pragma omp for schedule(static) nowait
-    for (std::int64_t t = 0; t < (row_pairs ? 0 : tasks); ++t) {  // none left when done in pairs above
+    for (std::int64_t t = 0; t < (row_pairs || row_chain ? 0 : tasks); ++t) {  // none left when done above
       const std::int64_t begin = first_row + t * group, end = std::min(rows, begin + group);
       // A whole group is staged and streamed; a last, partial one is written directly.
       const bool staging = group > 1 && end - begin == group;

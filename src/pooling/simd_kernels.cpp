@@ -342,25 +342,46 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
 // 4 interleaved rounds of poolnet-bench, 3x3/2 'same': 26x26x32 0.67 -> 0.61 ms, 11x11x64 0.59 ->
 // 0.51 ms, 112x112x64 5.00 -> 4.67 ms; 3x3x3/2 'same' 56x56x32 5.34 -> 5.01 ms; 1D 3/2 3.70 ->
 // 3.19 ms. In cache, 26x26x32 29 -> 25.5 us per 8 images.
+// How far ahead (4 KiB) the block prefetches the cells of its window rows after the first: on
+// the AMD EPYC (Zen 5) of the tenth session the hardware prefetcher left the memory idle between
+// them (2 threads, 4 interleaved rounds: 112x112x64 3.91 -> 3.37 ms one row per call; 3x3x3/2
+// 'same' 56x56x32 3.81 -> 3.42 ms).
+constexpr std::uintptr_t kWindow3BlockPrefetchBytes = 4096;
+HWY_INLINE void PrefetchAhead(const float* p, std::uintptr_t bytes) {
+  // As an integer: the address may lie past the end of the input (a prefetch there does nothing).
+  hwy::Prefetch(reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(p) + bytes));
+}
+
 template <int K, int P>
 HWY_INLINE void max_window3_stride2_block(const ForwardRow* const* rows_of, std::int64_t lo, std::int64_t hi,
-                                          std::size_t c, VF (&probe)[P][K]) {
+                                          std::size_t c, VF (&probe)[P][K], Window3RowChain* chain,
+                                          VF (&bottom_probe)[K]) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const std::size_t Cs = rows_of[0]->channels;
   const std::int64_t pad = rows_of[0]->cols.pad_before;
+  // A chain (P == 1): row 0's window maxima come from chain->top; the last row's go there.
+  const bool use_top = chain && chain->use_top, save_bottom = chain && chain->save_bottom;
+  const std::size_t first_row = use_top ? 1 : 0, last_row = rows_of[0]->nrows - 1;
   // The first window's first col is the only cell no later window's cols 1 and 2 cover.
   const std::size_t first = static_cast<std::size_t>(2 * lo - pad) * Cs + c;
   for (int p = 0; p < P; ++p)
-    for (std::size_t r = 0; r < rows_of[p]->nrows; ++r)
+    for (std::size_t r = first_row; r < rows_of[p]->nrows; ++r)
       for (int j = 0; j < K; ++j) probe[p][j] = hn::Add(probe[p][j], hn::LoadU(d, rows_of[p]->rows[r] + first + j * N));
+  // The last row's first cell needs no probe for the next output row: it starts the chain of
+  // maxima that goes into `top`, where a NaN stays (MaxFirst keeps acc unless v is greater).
   for (std::int64_t ow = lo; ow < hi; ++ow) {
     const std::size_t at = static_cast<std::size_t>(2 * ow - pad) * Cs + c;
     const std::size_t o = static_cast<std::size_t>(ow) * Cs + c;
     for (int p = 0; p < P; ++p) {
       const ForwardRow& a = *rows_of[p];
       VF acc[K], sum[K];
-      {
+      if (use_top) {
+        for (int j = 0; j < K; ++j) {
+          acc[j] = hn::LoadU(d, chain->top + o + j * N);
+          sum[j] = hn::Zero(d);
+        }
+      } else {
         const float* q = a.rows[0] + at;
         for (int j = 0; j < K; ++j) {
           const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
@@ -371,9 +392,33 @@ HWY_INLINE void max_window3_stride2_block(const ForwardRow* const* rows_of, std:
       for (std::size_t r = 1; r < a.nrows; ++r) {
         const float* q = a.rows[r] + at;
         for (int j = 0; j < K; ++j) {
+          PrefetchAhead(q + Cs + j * N, kWindow3BlockPrefetchBytes);
+          PrefetchAhead(q + 2 * Cs + j * N, kWindow3BlockPrefetchBytes);
+        }
+        if (save_bottom && r == last_row) {
+          // The row's own window maxima, then into acc: the same first maximum as cell by cell
+          // (a later row's maximum replaces acc only where it is greater).
+          for (int j = 0; j < K; ++j) {
+            const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
+            const VF row_max = MaxFirst(x2, MaxFirst(x1, x0));
+            acc[j] = MaxFirst(row_max, acc[j]);
+            hn::StoreU(row_max, d, chain->top + o + j * N);
+            const VF cells = hn::Add(x1, x2);
+            sum[j] = hn::Add(sum[j], cells);
+            bottom_probe[j] = hn::Add(bottom_probe[j], cells);
+          }
+          continue;
+        }
+        for (int j = 0; j < K; ++j) {
           const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
           acc[j] = MaxFirst(x2, MaxFirst(x1, MaxFirst(x0, acc[j])));
           sum[j] = hn::Add(sum[j], hn::Add(x1, x2));
+        }
+      }
+      if (save_bottom && last_row == 0) {  // a one-row window: its maxima are acc
+        for (int j = 0; j < K; ++j) {
+          hn::StoreU(acc[j], d, chain->top + o + j * N);
+          bottom_probe[j] = hn::Add(bottom_probe[j], sum[j]);
         }
       }
       for (int j = 0; j < K; ++j) {
@@ -421,16 +466,21 @@ HWY_INLINE void max_window3_stride2_edge(const ForwardRow* const* rows_of, std::
 
 template <int K, int P>
 HWY_INLINE void max_window3_stride2_channels(const ForwardRow* const* rows_of, std::int64_t lo, std::int64_t hi,
-                                             std::size_t c) {
-  VF probe[P][K];
-  for (int p = 0; p < P; ++p)
-    for (int j = 0; j < K; ++j) probe[p][j] = hn::Zero(DF());
+                                             std::size_t c, Window3RowChain* chain) {
+  VF probe[P][K], bottom_probe[K];
+  for (int j = 0; j < K; ++j) {
+    for (int p = 0; p < P; ++p) probe[p][j] = hn::Zero(DF());
+    bottom_probe[j] = hn::Zero(DF());
+  }
   const std::int64_t out = rows_of[0]->cols.out;
   for (std::int64_t ow = 0; ow < lo; ++ow) max_window3_stride2_edge<K, P>(rows_of, ow, c, probe);
-  max_window3_stride2_block<K, P>(rows_of, lo, hi, c, probe);
+  max_window3_stride2_block<K, P>(rows_of, lo, hi, c, probe, chain, bottom_probe);
   for (std::int64_t ow = hi; ow < out; ++ow) max_window3_stride2_edge<K, P>(rows_of, ow, c, probe);
+  if (chain && chain->save_bottom) {
+    for (int j = 0; j < K; ++j) chain->bottom_suspect = chain->bottom_suspect || !hn::AllFalse(DF(), hn::IsNaN(bottom_probe[j]));
+  }
   for (int p = 0; p < P; ++p) {
-    bool nan = false;
+    bool nan = chain && chain->use_top && chain->top_suspect;  // row 0's cells were probed with the row before
     for (int j = 0; j < K; ++j) nan = nan || !hn::AllFalse(DF(), hn::IsNaN(probe[p][j]));
     if (nan) {
       for (std::int64_t ow = 0; ow < out; ++ow) max_channels_block<false, K>(*rows_of[p], ow, c);
@@ -442,7 +492,7 @@ HWY_INLINE void max_window3_stride2_channels(const ForwardRow* const* rows_of, s
 // (more streams of input in flight). Returns false when the rows are not such rows (the caller
 // takes the generic loop).
 template <int P>
-bool max_rows_window3_stride2(const ForwardRow* const* rows_of) {
+bool max_rows_window3_stride2(const ForwardRow* const* rows_of, Window3RowChain* chain = nullptr) {
   const ForwardRow& a = *rows_of[0];
   const std::size_t N = hn::Lanes(DF());
   const std::size_t C = a.channels;
@@ -450,13 +500,14 @@ bool max_rows_window3_stride2(const ForwardRow* const* rows_of) {
   std::int64_t lo = 0, hi = 0;
   interior(a.cols, 3, lo, hi);
   if (hi - lo < 2) return false;
+  if (chain) chain->bottom_suspect = false;
   std::size_t c = 0;
-  for (; c + 4 * N <= C; c += 4 * N) max_window3_stride2_channels<4, P>(rows_of, lo, hi, c);
+  for (; c + 4 * N <= C; c += 4 * N) max_window3_stride2_channels<4, P>(rows_of, lo, hi, c, chain);
   if (c + 2 * N <= C) {
-    max_window3_stride2_channels<2, P>(rows_of, lo, hi, c);
+    max_window3_stride2_channels<2, P>(rows_of, lo, hi, c, chain);
     c += 2 * N;
   }
-  if (c + N <= C) max_window3_stride2_channels<1, P>(rows_of, lo, hi, c);
+  if (c + N <= C) max_window3_stride2_channels<1, P>(rows_of, lo, hi, c, chain);
   return true;
 }
 
@@ -667,6 +718,13 @@ bool ForwardRowsMaxPair(const ForwardRow& a, const ForwardRow& b) {
   if (a.argmax || b.argmax || a.channels == 1) return false;
   const ForwardRow* rows_of[2] = {&a, &b};
   return max_rows_window3_stride2<2>(rows_of);
+}
+
+bool ForwardRowMaxWindow3Chain(const ForwardRow& a, Window3RowChain& chain) {
+  const CleanUpperOnReturn clean_upper;
+  if (a.argmax || a.channels == 1 || a.nrows == 0) return false;
+  const ForwardRow* rows_of[1] = {&a};
+  return max_rows_window3_stride2<1>(rows_of, &chain);
 }
 
 void ForwardRowMax(const ForwardRow& a) {
@@ -2723,6 +2781,7 @@ namespace poolnet::simd {
 
 HWY_EXPORT(ForwardRowMax);
 HWY_EXPORT(ForwardRowsMaxPair);
+HWY_EXPORT(ForwardRowMaxWindow3Chain);
 HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
@@ -2757,6 +2816,9 @@ HWY_EXPORT(WriteShares);
 void forward_row_max(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowMax)(args); }
 bool forward_rows_max_pair(const ForwardRow& a, const ForwardRow& b) {
   return HWY_DYNAMIC_DISPATCH(ForwardRowsMaxPair)(a, b);
+}
+bool forward_row_max_window3_chain(const ForwardRow& a, Window3RowChain& chain) {
+  return HWY_DYNAMIC_DISPATCH(ForwardRowMaxWindow3Chain)(a, chain);
 }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }

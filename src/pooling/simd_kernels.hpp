@@ -48,6 +48,19 @@ void forward_row_average(const ForwardRow& args);
 // streams in flight. Returns false, having done nothing, where it does not apply (the caller then
 // does the rows one by one).
 bool forward_rows_max_pair(const ForwardRow& a, const ForwardRow& b);
+// Consecutive output rows of one channels_last image whose windows of 3 cols with stride 2
+// share a row (3x3/2: the last row of one is the first of the next), max without argmax: the
+// shared row's window maxima, computed with one output row, are kept in `top` for the next,
+// which then reads two rows of input instead of three. Returns false, having done nothing, where
+// it does not apply (forward_row_max then does the row; the next row must not use `top`).
+struct Window3RowChain {
+  float* top;                   // cols.out * channels floats, per thread
+  bool use_top;                 // in: rows[0]'s window maxima are in `top`
+  bool save_bottom;             // in: put rows[nrows - 1]'s window maxima into `top`
+  bool top_suspect;             // in (with use_top): the row in `top` may hold a NaN
+  bool bottom_suspect = false;  // out (with save_bottom): the saved row may hold a NaN
+};
+bool forward_row_max_window3_chain(const ForwardRow& a, Window3RowChain& chain);
 
 // channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
 // output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,

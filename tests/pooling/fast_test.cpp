@@ -542,7 +542,10 @@ TEST(FastKernelsPairWindows, MatchTheReference) {
 // inner window is the cell only the probe's first load sees), +-inf whose sum is NaN (redone),
 // -0/+0 ties across window rows, windows clipped at both edges ('same' on odd and even cols),
 // one to nine window rows, channels of one to four vectors for every target, 1 and 2 threads;
-// three images, so that the driver's pairs of rows (2D and 1D) leave an odd row alone.
+// three images, so that the driver's pairs of rows (1D) leave an odd row alone, and 2D 3x3/2
+// chains of rows (the shared row's window maxima passed on) start in the middle of an image
+// (the second thread's share) and end at each image's end; random -0/+0 zeros, whose first
+// maximum the chain's order of evaluation must keep.
 TEST(FastKernelsWindow3Stride2, MatchTheReference) {
   std::mt19937 rng(31415u);
   struct Layout {
@@ -551,6 +554,7 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
   const std::vector<Layout> layouts = {{{9}, {3}, {2}},
                                        {{7, 9}, {3, 3}, {2, 2}},
                                        {{6, 12}, {3, 3}, {2, 2}},
+                                       {{13, 10}, {3, 3}, {2, 2}},
                                        {{5, 11}, {1, 3}, {1, 2}},
                                        {{4, 10}, {2, 3}, {1, 2}},
                                        {{3, 5, 9}, {3, 3, 3}, {2, 2, 2}}};
@@ -577,6 +581,8 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
             forward_matches(x, "zeros");
             for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 5 == 0 ? inf : -inf;
             forward_matches(x, "inf and -inf");
+            for (std::int64_t i = 0; i < x.size(); ++i) x[i] = rng() % 2 ? -0.0f : 0.0f;
+            forward_matches(x, "random zeros");
             const Tensor base = random_input(c.shape, rng);
             // In the first image and in the last (rows of both halves of a pair of rows).
             const std::int64_t cells = c.shape.elements() / (3 * channels);

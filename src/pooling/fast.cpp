@@ -273,20 +273,36 @@ std::size_t window_rows(const View& v, const float* image, std::int64_t row_floa
   return n;
 }
 
-// channels_first windowed forward through the channels_last kernels. Groups of `lanes` planes are
-// transposed, band by band, into a channels_last image in L2 (in-register block transposes,
-// simd::planes_to_channels_last), pooled there by the channels_last row kernels (vectors across
-// the group's planes), and transposed back. A band is the input rows of one output depth slice
-// and up to `band_rows` consecutive output rows: whole planes when they are small, else as many
-// rows as fit in band_bytes (256 KiB). Rows shared by neighbouring bands (overlapping windows) are
-// transposed twice. Returns the number of planes done (whole groups; 0 when even one output row's
-// input does not fit).
+// Max without argmax over 2D windows of 3x3 with stride 2 (and no depth window): output rows run
+// as a chain (simd::forward_row_max_window3_chain), the row shared by consecutive windows reduced
+// once.
+bool window3_row_chain_applies(const PoolPlan& plan, const View& v, const std::uint8_t* argmax) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  return plan.spec.op == PoolOp::kMax && !argmax && W.window == 3 && W.stride == 2 && D.window == 1 &&
+         H.window == 3 && H.stride == 2 && H.in > 1;
+}
+// Output row oh's window ends on the input row where output row oh + 1's begins.
+bool shares_window_row(const AxisGeometry& H, std::int64_t oh) {
+  return oh + 1 < H.out && H.window_end(oh) - 1 == H.window_begin(oh + 1);
+}
+
+// channels_first windowed forward through the channels_last kernels. Groups of `vectors` x
+// `lanes` planes are transposed, band by band, into a channels_last image in L2 (in-register
+// block transposes, simd::planes_to_channels_last, `lanes` planes at a time), pooled there by the
+// channels_last row kernels (vectors across the group's planes), and transposed back. A band is
+// the input rows of one output depth slice and up to `band_rows` consecutive output rows: whole
+// planes when they are small, else as many rows as fit in band_bytes (256 KiB). Rows shared by
+// neighbouring bands (overlapping windows) are transposed twice. Returns the number of planes done
+// (whole groups; 0 when even one output row's input does not fit).
 constexpr std::int64_t kDefaultBandBytes = std::int64_t{256} << 10;
 std::atomic<std::int64_t> band_bytes{kDefaultBandBytes};
+constexpr std::int64_t kWideBandMaxBytes = std::int64_t{32} << 10;
 
-std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
+std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std::size_t lanes, std::int64_t vectors,
                                        const float* input, float* output, std::uint8_t* argmax) {
-  const auto L = static_cast<std::int64_t>(lanes);
+  const auto L = static_cast<std::int64_t>(lanes) * vectors;  // planes per group: the image's channels
   const std::int64_t groups = v.images / L;
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& H = v.axes[1];
@@ -305,6 +321,10 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
   // max 0.46-0.48 -> 0.41-0.44 ms, average 0.49-0.52 -> 0.42-0.45 ms; in cache 24 -> 17.5 us.
   auto pairs = [](const AxisGeometry& a) { return a.window == 2 && a.stride == 2 && a.pad_before == 0 && 2 * a.out <= a.in; };
   const bool pair_rows = D.window == 1 && pairs(H) && pairs(W);
+  // Wider groups only where they measured faster (the caller then takes one vector): not for the
+  // pair-windows kernel (11x11 2x2/2 in cache 12.5 -> 13.5 us), nor for bands of more than 32 KiB,
+  // which leave L1 (13x13 3x3/3 20.8 -> 23.0 us).
+  if (vectors > 1 && (pair_rows || D.window * band_in_rows * row_floats * 4 > kWideBandMaxBytes)) return 0;
   // Input rows [first, end) along H and their planes along D that task t reads.
   struct Band {
     std::int64_t g, od, oh0, oh1, h0, h1;
@@ -328,6 +348,10 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
     WindowRowStorage window(static_cast<std::size_t>(D.window * H.window));
     const float** row_ptrs = window.ptrs();
     std::int32_t* row_ids = window.ids();
+    // 3x3/2 max: the band's output rows as a chain (simd::Window3RowChain, see windowed_forward).
+    const bool row_chain = window3_row_chain_applies(plan, v, argmax);
+    simd::Window3RowChain chain{thread_scratch<float, 2>(row_chain ? static_cast<std::size_t>(W.out * L) : 0), false,
+                                false, false};
     const TaskShare share = task_share(tasks, quartered(v));
     for (std::int64_t k = 0; k < share.count; ++k) {
       const Band b = band_of(share.at(k));
@@ -342,9 +366,11 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
                 (b.g * L * v.in_image + (d_begin * H.in + b.h0) * W.in);
       }
       for (std::int64_t d = d_begin; d < d_end; ++d)
-        simd::planes_to_channels_last(first + (d * H.in + b.h0) * W.in, static_cast<std::size_t>(band_cells),
-                                      static_cast<std::size_t>(v.in_image),
-                                      image + (d - d_begin) * band_in_rows * row_floats, ahead);
+        for (std::int64_t q = 0; q < vectors; ++q)
+          simd::planes_to_channels_last(first + q * static_cast<std::int64_t>(lanes) * v.in_image + (d * H.in + b.h0) * W.in,
+                                        static_cast<std::size_t>(band_cells), static_cast<std::size_t>(v.in_image),
+                                        image + (d - d_begin) * band_in_rows * row_floats + q * static_cast<std::int64_t>(lanes),
+                                        ahead, static_cast<std::size_t>(L));
       const std::int64_t d0 = b.od * D.stride - D.pad_before;
       if (pair_rows) {
         simd::PairWindows a{};
@@ -353,7 +379,7 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
         a.nrows = 2;
         a.row_step = 2 * row_floats;
         a.cols_out = static_cast<std::size_t>(W.out);
-        a.channels = lanes;
+        a.channels = static_cast<std::size_t>(L);
         a.in = image;  // the band starts at its first output row's window
         a.rows = static_cast<std::size_t>(b.oh1 - b.oh0);
         a.end = image + band_in_rows * row_floats;
@@ -375,9 +401,17 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
             ++n;
           }
         const auto at = static_cast<std::size_t>((oh - b.oh0) * W.out * L);
-        const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), lanes, pooled + at,
+        const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), static_cast<std::size_t>(L), pooled + at,
                                     argmax ? indices + at : nullptr, 0, false};
-        if (is_max) {
+        if (row_chain) {
+          chain.use_top = chain.save_bottom;  // the row before saved (never a band's last row)
+          chain.top_suspect = chain.bottom_suspect;
+          chain.save_bottom = oh + 1 < b.oh1 && shares_window_row(H, oh);
+          if (!simd::forward_row_max_window3_chain(args, chain)) {
+            simd::forward_row_max(args);
+            chain.save_bottom = false;
+          }
+        } else if (is_max) {
           simd::forward_row_max(args);
         } else {
           simd::forward_row_average(args);
@@ -385,8 +419,10 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
       }
       const std::int64_t out_cells = (b.oh1 - b.oh0) * W.out;
       const std::int64_t out_at = b.g * L * v.out_image + (b.od * H.out + b.oh0) * W.out;
-      simd::channels_last_to_planes(pooled, static_cast<std::size_t>(out_cells), output + out_at,
-                                    static_cast<std::size_t>(v.out_image));
+      for (std::int64_t q = 0; q < vectors; ++q)
+        simd::channels_last_to_planes(pooled + q * static_cast<std::int64_t>(lanes), static_cast<std::size_t>(out_cells),
+                                      output + out_at + q * static_cast<std::int64_t>(lanes) * v.out_image,
+                                      static_cast<std::size_t>(v.out_image), false, static_cast<std::size_t>(L));
       if (argmax) {
         for (std::int64_t o = 0; o < out_cells; ++o)
           for (std::int64_t l = 0; l < L; ++l)
@@ -996,7 +1032,19 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   // longer rows vectorize well along the cols, and the transposes would cost more than they save
   // (112x112 2x2/2: 4.7 -> 5.0 ms; 1D 4096: 2.2 -> 4.3 ms).
   const bool short_rows = v.channels == 1 && v.axes[2].out < static_cast<std::int64_t>(2 * lanes);
-  const std::int64_t done = short_rows ? transposed_planes_forward(plan, v, lanes, input, output, argmax) : 0;
+  std::int64_t done = 0;
+  if (short_rows) {
+    // Groups of four vectors of planes, then of one for the planes left: the channels_last
+    // kernels' work per output row (its window rows, the clipped cols, the NaN probe) is then
+    // shared by four vectors. (16,64,11,11), 1 thread, in cache: 3x3/2 'same' max 25.8 -> 21.7 us,
+    // average 29 -> 21 us; (256,64,11,11) max, 2 threads, 5 interleaved rounds: 0.515 -> 0.454 ms.
+    for (const std::int64_t vectors : {std::int64_t{4}, std::int64_t{1}}) {
+      View rest = v;
+      rest.images = v.images - done;
+      done += transposed_planes_forward(plan, rest, lanes, vectors, input + done * v.in_image,
+                                        output + done * v.out_image, argmax ? argmax + done * v.out_image : nullptr);
+    }
+  }
   if (done == v.images) return;
   if (use_plane_kernels(v, lanes)) {
     const PlaneTableStorage& planes = thread_table<PlaneTableStorage>(v, lanes);
@@ -1046,8 +1094,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   // one set (0.66 -> 0.58, 4.76 -> 4.40 ms), equal in the others. 3D windows (eighteen streams)
   // measured slower: 4.90 -> 5.28 ms.
   // 2D windows of 3 rows with stride 2 (3x3/2) take the row chain below instead.
-  const bool row_chain = is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 && W.stride == 2 &&
-                         D.window == 1 && H.window == 3 && H.stride == 2 && H.in > 1;
+  const bool row_chain = v.channels > 1 && group == 1 && window3_row_chain_applies(plan, v, argmax);
   const bool row_pairs = !row_chain && is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 &&
                          W.stride == 2 && D.window == 1 && H.window <= kRowPairsMaxWindowRows;
 #pragma omp parallel if (parallel_worth(v))
@@ -1088,13 +1135,9 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       const std::int64_t lo = first_row + (rows - first_row) * thread / threads;
       const std::int64_t hi = first_row + (rows - first_row) * (thread + 1) / threads;
       simd::Window3RowChain chain{thread_scratch<float, 0>(static_cast<std::size_t>(out_row)), false, false, false};
-      auto shares_row = [&](std::int64_t task) {  // task's window ends on the row where task + 1's begins
-        const std::int64_t oh = task % H.out;
-        return oh + 1 < H.out && H.window_end(oh) - 1 == H.window_begin(oh + 1);
-      };
       for (std::int64_t task = lo; task < hi; ++task) {
         if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
-        chain.save_bottom = task + 1 < hi && shares_row(task);
+        chain.save_bottom = task + 1 < hi && shares_window_row(H, task % H.out);
         const simd::ForwardRow a = output_row_args(v, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
         const bool chained = simd::forward_row_max_window3_chain(a, chain);
         if (!chained) simd::forward_row_max(a);

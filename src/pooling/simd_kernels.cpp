@@ -2108,7 +2108,7 @@ HWY_INLINE void TransposeBlock(const float* src, std::size_t src_stride, float* 
 // while this call transposes. The group's N planes are N short strided streams, which the hardware
 // prefetcher does not follow (11x11 planes, 1 thread: 2.2 -> 1.1 ms; into L1 instead: 1.6-2.2 ms).
 void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
-                          std::ptrdiff_t prefetch) {
+                          std::ptrdiff_t prefetch, std::size_t out_channels) {
   const CleanUpperOnReturn clean_upper;
   const DF d;
   const DI di;
@@ -2124,13 +2124,13 @@ void PlanesToChannelsLast(const float* first, std::size_t cells, std::size_t pla
           __builtin_prefetch(next + N - 1, 0, 2);
         }
       }
-      TransposeBlock(first + at, plane_stride, out + at * N, N);
+      TransposeBlock(first + at, plane_stride, out + at * out_channels, out_channels);
     }
     return;
   }
   std::size_t i = 0;
   const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
-  for (; i < cells; ++i) hn::StoreU(hn::GatherIndex(d, first + i, offsets), d, out + i * N);
+  for (; i < cells; ++i) hn::StoreU(hn::GatherIndex(d, first + i, offsets), d, out + i * out_channels);
 }
 
 // Bytes of lanes() planes (`plane_stride` apart, `cells` each) to cell-major order
@@ -2162,7 +2162,8 @@ void PlanesToCellsBytes(const std::uint8_t* first, std::size_t cells, std::size_
     for (std::size_t p = 0; p < N; ++p) out[i * N + p] = first[p * plane_stride + i];
 }
 
-void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride, bool stream) {
+void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std::size_t plane_stride, bool stream,
+                          std::size_t in_channels) {
   const CleanUpperOnReturn clean_upper;
   const DF d;
   const DI di;
@@ -2170,13 +2171,13 @@ void ChannelsLastToPlanes(const float* in, std::size_t cells, float* first, std:
   if (cells >= N) {
     for (std::size_t i = 0; i < cells; i += N) {
       const std::size_t at = std::min(i, cells - N);
-      TransposeBlock(in + at * N, N, first + at, plane_stride, stream);
+      TransposeBlock(in + at * in_channels, in_channels, first + at, plane_stride, stream);
     }
     return;
   }
   std::size_t i = 0;
   const auto offsets = hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<std::int32_t>(plane_stride)));
-  for (; i < cells; ++i) hn::ScatterIndex(hn::LoadU(d, in + i * N), d, first + i, offsets);
+  for (; i < cells; ++i) hn::ScatterIndex(hn::LoadU(d, in + i * in_channels), d, first + i, offsets);
 }
 
 // Lanes table[index[i]] of two vectors at `table` (index < 2N), on x86 one permute instruction
@@ -2848,16 +2849,18 @@ bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane
 }
 void stream_copy(const float* from, float* to, std::size_t n) { HWY_DYNAMIC_DISPATCH(StreamCopy)(from, to, n); }
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
-                             std::ptrdiff_t prefetch) {
-  HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out, prefetch);
+                             std::ptrdiff_t prefetch, std::size_t out_channels) {
+  HWY_DYNAMIC_DISPATCH(PlanesToChannelsLast)(first, cells, plane_stride, out, prefetch,
+                                             out_channels ? out_channels : lanes());
 }
 void planes_to_cells_bytes(const std::uint8_t* first, std::size_t cells, std::size_t plane_stride,
                            std::uint8_t* out) {
   HWY_DYNAMIC_DISPATCH(PlanesToCellsBytes)(first, cells, plane_stride, out);
 }
 void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride,
-                             bool stream) {
-  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride, stream);
+                             bool stream, std::size_t in_channels) {
+  HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride, stream,
+                                             in_channels ? in_channels : lanes());
 }
 void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
   HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);

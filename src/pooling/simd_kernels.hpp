@@ -267,14 +267,15 @@ bool forward_plane_stride1_average(const Stride1Plane& table, const float* plane
 // the caller fences them (hwy::FlushStream).
 void stream_copy(const float* from, float* to, std::size_t n);
 
-// lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to one channels_last
-// image with lanes() channels (out[cell * lanes() + plane]), and back. planes_to_channels_last
-// also prefetches the planes `prefetch` floats further on (0: none); channels_last_to_planes may
-// write with non-temporal stores (`stream`; the caller fences them).
+// lanes() channels_first planes (`plane_stride` floats apart, `cells` each) to channels [0,
+// lanes()) of a channels_last image with `channels` channels (out[cell * channels + plane]; 0:
+// lanes()), and back. planes_to_channels_last also prefetches the planes `prefetch` floats further
+// on (0: none); channels_last_to_planes may write with non-temporal stores (`stream`; the caller
+// fences them).
 void planes_to_channels_last(const float* first, std::size_t cells, std::size_t plane_stride, float* out,
-                             std::ptrdiff_t prefetch);
+                             std::ptrdiff_t prefetch, std::size_t channels = 0);
 void channels_last_to_planes(const float* in, std::size_t cells, float* first, std::size_t plane_stride,
-                             bool stream = false);
+                             bool stream = false, std::size_t channels = 0);
 // The same for bytes (a group of planes' saved argmax), one way only.
 void planes_to_cells_bytes(const std::uint8_t* first, std::size_t cells, std::size_t plane_stride,
                            std::uint8_t* out);

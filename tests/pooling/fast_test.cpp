@@ -290,6 +290,41 @@ TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// Transposed bands of small channels_first planes are built from four vectors of planes at once
+// where they fit in 32 KiB (one channels_last image of 4 x lanes() channels), then from one vector
+// for the planes left, then the rest by the plane kernels: plane counts that leave every kind of
+// leftover, 3x3/2 windows (the chain of rows) 'same' and valid, 3x3/3 and 2x2/1, max and average,
+// the training forward's argmax, every target, 1 and 2 threads.
+TEST(FastKernelsBands, WideGroupsOfTransposedPlanes) {
+  struct Config {
+    std::vector<std::int64_t> window, strides;
+    Padding padding;
+  };
+  const Config configs[] = {{{3, 3}, {2, 2}, Padding::kSame},
+                            {{3, 3}, {2, 2}, Padding::kValid},
+                            {{3, 3}, {3, 3}, Padding::kSame},
+                            {{2, 2}, {1, 1}, Padding::kValid}};
+  std::mt19937 rng(4242u);
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    const auto L = static_cast<std::int64_t>(simd::lanes());  // this target's
+    const Shape shapes[] = {Shape{2, 2 * L + 9, 11, 11}, Shape{1, 4 * L, 9, 7}, Shape{1, 5 * L + 1, 10, 12}};
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const Shape& shape : shapes)
+        for (const Config& config : configs)
+          for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+            const RandomCase c{pool_spec(op, 2, false, config.window, config.strides, config.padding,
+                                         DataFormat::kChannelsFirst),
+                               shape};
+            SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+            for (int repeat = 0; repeat < 2; ++repeat) ASSERT_TRUE(check_case(c, plan_pooling(c.spec, c.shape), rng, 9u));
+          }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first planes too large for the plane kernels with rows of fewer than two vectors of
 // outputs: forward and (windows that do not overlap) backward run through the channels_last
 // kernels in transposed bands. Groups of 16 planes and leftover planes, window == stride, stride >

@@ -2585,11 +2585,13 @@ void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_
 // lanes, measured the same with two or four; 11x11 planes, under 8, measured slower as two and
 // keep one). 2 threads, 4 interleaved rounds, two -> four: 112x112 max 3.84 -> 3.72 ms, average
 // 3.84 -> 3.67 ms; 3D 56x56 max 3.82 -> 3.45 ms; 1D 4096 average 2.76 -> 2.53 ms.
-inline std::size_t slice_streams(std::size_t cells, std::size_t N) {
+// With two memory streams per thread (see ReduceSlices) every slice is one stream.
+inline std::size_t slice_streams(std::size_t cells, std::size_t N, std::size_t memory_streams) {
+  if (memory_streams <= 2) return 1;
   return cells >= 64 * N ? 4 : cells >= 8 * N ? 2 : 1;
 }
 
-HWY_INLINE float GlobalMaxOf(const float* p, std::size_t cells) {
+HWY_INLINE float GlobalMaxOf(const float* p, std::size_t cells, std::size_t memory_streams) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   float acc = p[0];
@@ -2598,7 +2600,7 @@ HWY_INLINE float GlobalMaxOf(const float* p, std::size_t cells) {
     // are taken in vectors, the last of which re-reads cells already seen (harmless for a
     // maximum). The value is order-independent except for the sign of a zero maximum, fixed
     // below from the first zero (the reference's first maximum).
-    const std::size_t streams = slice_streams(cells, N);
+    const std::size_t streams = slice_streams(cells, N, memory_streams);
     const std::size_t part = streams > 1 ? cells / (streams * N) * N : 0;
     VF a[4];
     auto nan = hn::IsNaN(hn::Zero(d));
@@ -2662,7 +2664,7 @@ HWY_INLINE double SmallSliceSum(const float* p, std::size_t cells, const float* 
   return total.total();
 }
 
-HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float* end) {
+HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float* end, std::size_t memory_streams) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   double sum;
@@ -2670,9 +2672,9 @@ HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float*
     sum = SmallSliceSum(p, cells, end);
   } else {
     DoubleSum total = DoubleSum::zero();
-    // The streams' whole vectors (slice_streams: two or four), in runs of kFloatRun vectors in
-    // float chains, each run's sum then added in double; then the vectors and cells after them.
-    const std::size_t streams = slice_streams(cells, N);
+    // The streams' whole vectors (slice_streams: one, two or four), in runs of kFloatRun vectors
+    // in float chains, each run's sum then added in double; then the vectors and cells after them.
+    const std::size_t streams = slice_streams(cells, N, memory_streams);
     const std::size_t part = cells / (streams * N) * N;
     for (std::size_t i = 0; i < part;) {
       const std::size_t run_end = std::min(part, i + kFloatRun / streams * N);
@@ -2681,6 +2683,10 @@ HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float*
         for (; i < run_end; i += N)
           for (std::size_t q = 0; q < 4; ++q) a[q].add(hn::LoadU(d, p + q * part + i));
         total.add(hn::Add(hn::Add(a[0].s, a[1].s), hn::Add(a[2].s, a[3].s)));
+      } else if (streams == 1) {
+        FloatSum a0 = FloatSum::zero();
+        for (; i < run_end; i += N) a0.add(hn::LoadU(d, p + i));
+        total.add(a0.s);
       } else {
         FloatSum a0 = FloatSum::zero(), a1 = FloatSum::zero();
         for (; i < run_end; i += N) {
@@ -2703,30 +2709,39 @@ HWY_INLINE float GlobalAverageOf(const float* p, std::size_t cells, const float*
 }
 
 // `count` slices of `cells` floats one after another, reduced by `of`: one call for a thread's run
-// of them (for 11x11 planes of 121 cells, a call per slice cost as much as reading it). Slices of
-// fewer than 64 vectors (read as one or two streams each) are taken from the four quarters of the
-// run in turn, so that four streams are read at once. 2 threads, 4 interleaved rounds, global
-// average / max: (256,64,11,11) 0.49 -> 0.28 ms / 0.41 -> 0.31 ms; (128,32,26,26) 0.46 -> 0.40 ms /
-// 0.52 -> 0.45 ms.
+// of them (for 11x11 planes of 121 cells, a call per slice cost as much as reading it). With four
+// memory streams (Intel Xeon), slices of fewer than 64 vectors (read as one or two streams each)
+// are taken from the four quarters of the run in turn, so that four streams are read at once (2
+// threads, 4 interleaved rounds, global average / max: (256,64,11,11) 0.49 -> 0.28 ms / 0.41 ->
+// 0.31 ms; (128,32,26,26) 0.46 -> 0.40 ms / 0.52 -> 0.45 ms). With two (AMD EPYC Zen 5), every
+// slice is one stream and they come from the two halves of the run in turn (4 interleaved rounds
+// against the four-stream order there: (256,64,11,11) max 234 -> 127 us, average 297 -> 132 us;
+// (128,32,26,26) max 431 -> 241 us; (64,64,4096) max 1.87 -> 1.18 ms).
 template <class Reduce>
-HWY_INLINE void ReduceSlices(const float* p, std::size_t cells, std::size_t count, float* out, const Reduce& of) {
+HWY_INLINE void ReduceSlices(const float* p, std::size_t cells, std::size_t count, float* out,
+                             std::size_t memory_streams, const Reduce& of) {
   std::size_t k = 0;
-  if (cells < 64 * hn::Lanes(DF())) {
-    const std::size_t quarter = count / 4;
-    for (; k < quarter; ++k)
-      for (std::size_t q = 0; q < 4; ++q) out[q * quarter + k] = of(p + (q * quarter + k) * cells);
-    k = 4 * quarter;
+  const std::size_t parts = memory_streams <= 2 ? 2 : cells < 64 * hn::Lanes(DF()) ? 4 : 1;
+  if (parts > 1) {
+    const std::size_t part = count / parts;
+    for (; k < part; ++k)
+      for (std::size_t q = 0; q < parts; ++q) out[q * part + k] = of(p + (q * part + k) * cells);
+    k = parts * part;
   }
   for (; k < count; ++k) out[k] = of(p + k * cells);
 }
-void GlobalMaxSlices(const float* p, std::size_t cells, std::size_t count, float* out) {
+void GlobalMaxSlices(const float* p, std::size_t cells, std::size_t count, float* out, std::size_t memory_streams) {
   const CleanUpperOnReturn clean_upper;
-  ReduceSlices(p, cells, count, out, [cells](const float* slice) { return GlobalMaxOf(slice, cells); });
+  ReduceSlices(p, cells, count, out, memory_streams,
+               [cells, memory_streams](const float* slice) { return GlobalMaxOf(slice, cells, memory_streams); });
 }
-void GlobalAverageSlices(const float* p, std::size_t cells, std::size_t count, float* out) {
+void GlobalAverageSlices(const float* p, std::size_t cells, std::size_t count, float* out,
+                         std::size_t memory_streams) {
   const CleanUpperOnReturn clean_upper;
   const float* end = p + count * cells;
-  ReduceSlices(p, cells, count, out, [cells, end](const float* slice) { return GlobalAverageOf(slice, cells, end); });
+  ReduceSlices(p, cells, count, out, memory_streams, [cells, end, memory_streams](const float* slice) {
+    return GlobalAverageOf(slice, cells, end, memory_streams);
+  });
 }
 
 HWY_INLINE hn::Mask<DF> Winner(VF v, VF m) {
@@ -2895,11 +2910,13 @@ void global_average_channels_last(const float* image, std::size_t cells, std::si
                                   double* scratch) {
   HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch);
 }
-void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out) {
-  HWY_DYNAMIC_DISPATCH(GlobalMaxSlices)(slices, cells, count, out);
+void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
+                       std::size_t memory_streams) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxSlices)(slices, cells, count, out, memory_streams);
 }
-void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out) {
-  HWY_DYNAMIC_DISPATCH(GlobalAverageSlices)(slices, cells, count, out);
+void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
+                           std::size_t memory_streams) {
+  HWY_DYNAMIC_DISPATCH(GlobalAverageSlices)(slices, cells, count, out, memory_streams);
 }
 void count_winners(const float* image, std::size_t cells, std::size_t channels, const float* maximum,
                    std::int64_t* counts) {

@@ -323,9 +323,13 @@ void global_max_channels_last(const float* image, std::size_t cells, std::size_t
                               float* scratch);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                                   double* scratch);
-// Global pooling of `count` contiguous channels_first slices of `cells` floats, one output each.
-void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out);
-void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out);
+// Global pooling of `count` contiguous channels_first slices of `cells` floats, one output each,
+// reading `memory_streams` streams of input at once (4, or 2; the results do not depend on it but
+// for the averages' rounding).
+void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
+                       std::size_t memory_streams);
+void global_average_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
+                           std::size_t memory_streams);
 
 // Global max backward (the gradient is split evenly among the cells equal to the maximum, or among
 // the NaN cells when the maximum is NaN). `maximum` holds one value per channel (channels == 1:

@@ -757,18 +757,32 @@ TEST(FastKernelsStrideOneCols, MatchTheReference) {
   fast::set_stream_threshold(saved);
 }
 
-// channels_first global pooling reduces a thread's run of slices in one call, small slices four
-// at a time from the quarters of the run: every output must be its own slice's, for runs with
-// and without a remainder of slices, slices of fewer than one, eight and 64 vectors (the partial
-// last vector of the input's last slice read without passing its end), 1 and 2 threads: random
-// values, and a NaN in one slice at a time (its output alone is NaN).
+// Sets fast::set_memory_streams for a scope.
+struct MemoryStreams {
+  explicit MemoryStreams(std::int64_t n) : saved(fast::set_memory_streams(n)) {}
+  ~MemoryStreams() { fast::set_memory_streams(saved); }
+  MemoryStreams(const MemoryStreams&) = delete;
+  MemoryStreams& operator=(const MemoryStreams&) = delete;
+  std::int64_t saved;
+};
+
+// channels_first global pooling reduces a thread's run of slices in one call: with four memory
+// streams small slices four at a time from the quarters of the run, with two every slice (one
+// stream each) two at a time from its halves. Every output must be its own slice's, for runs
+// with and without a remainder of slices, slices of fewer than one, eight and 64 vectors and more
+// (the partial last vector of the input's last slice read without passing its end), 1 and 2
+// threads: random values, and a NaN in one slice at a time (its output alone is NaN).
+
 TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
   std::mt19937 rng(5150u);
+  for (const std::int64_t memory_streams : {2, 4})  // the two orders of reading (AMD, others)
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const MemoryStreams streams(memory_streams);
     hwy::SetSupportedTargetsForTest(target);
     for (const int threads : {1, 2}) {
       ThreadCount thread_count(threads);
-      for (const std::vector<std::int64_t>& spatial : {std::vector<std::int64_t>{3, 3}, {5, 7}, {11, 11}, {26, 26}})
+      for (const std::vector<std::int64_t>& spatial :
+           {std::vector<std::int64_t>{3, 3}, {5, 7}, {11, 11}, {26, 26}, {33, 37}})
         for (const std::int64_t channels : {1, 5, 13, 100}) {  // 100: enough work for 2 threads
           const Shape shape = make_shape(3, spatial, channels, DataFormat::kChannelsFirst);
           SCOPED_TRACE(shape.to_string() + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
@@ -805,7 +819,9 @@ TEST(FastKernelsGlobal, StreamsKeepTheFirstMaximumNaNAndTheAverage) {
   std::mt19937 rng(4242u);
   const std::vector<std::vector<std::int64_t>> spatials = {{1, 1}, {1, 2}, {1, 3}, {2, 3}, {3, 5}, {5, 5},
                                                             {6, 6}, {7, 9}, {9, 11}, {40, 41}};
+  for (const std::int64_t memory_streams : {2, 4})  // the two orders of reading (AMD, others)
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const MemoryStreams streams(memory_streams);
     hwy::SetSupportedTargetsForTest(target);
     for (const auto& spatial : spatials)
       for (const auto& layout : {std::pair{DataFormat::kChannelsLast, std::int64_t{3}},

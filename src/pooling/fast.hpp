@@ -27,9 +27,10 @@ void pool_backward_argmax(const PoolPlan& plan, const std::uint8_t* argmax, cons
 // Returns the previous value; tests lower it to cover the streaming stores on small tensors.
 std::int64_t set_stream_threshold(std::int64_t bytes);
 
-// How many streams of input a thread reads at once where a kernel may choose (channels_first
-// global pooling): 2 on AMD CPUs, 4 on others (memory_streams() in fast.cpp says why). Returns
-// the previous value; tests set both to cover both orders of reading.
+// How many streams of input a thread reads at once where the order is free (channels_first
+// global pooling; small channels_first planes, taken from that many parts of a thread's run): 2
+// on AMD CPUs, 4 on others (default_memory_streams() in fast.cpp says why). Returns the previous
+// value; tests set both to cover both orders of reading.
 std::int64_t set_memory_streams(std::int64_t streams);
 
 // channels_first windowed forward runs through the channels_last kernels in bands of at most this

@@ -1526,14 +1526,15 @@ void global_forward(const PoolPlan& plan, const float* input, float* output) {
   {
     double* sums = thread_scratch<double, 0>(is_max ? 0 : simd::kGlobalStreams * C);
     float* quarters = thread_scratch<float, 0>(is_max ? simd::kGlobalStreams * C : 0);  // the quarters' maxima
+    const auto streams = static_cast<std::size_t>(memory_streams.load());
 #pragma omp for schedule(static)
     for (std::int64_t b = 0; b < v.images; ++b) {
       const float* image = input + b * v.in_image;
       float* out = output + b * v.out_image;
       if (is_max) {
-        simd::global_max_channels_last(image, cells, C, out, quarters);
+        simd::global_max_channels_last(image, cells, C, out, quarters, streams);
       } else {
-        simd::global_average_channels_last(image, cells, C, out, sums);
+        simd::global_average_channels_last(image, cells, C, out, sums, streams);
       }
     }
   }
@@ -1567,7 +1568,8 @@ void global_backward(const PoolPlan& plan, const float* input, const float* grad
       if (C == 1) {
         simd::global_max_slices(image, cells, 1, maximum, static_cast<std::size_t>(memory_streams.load()));
       } else {
-        simd::global_max_channels_last(image, cells, C, maximum, quarters);
+        simd::global_max_channels_last(image, cells, C, maximum, quarters,
+                                       static_cast<std::size_t>(memory_streams.load()));
       }
       std::fill(counts, counts + C, 0);
       simd::count_winners(image, cells, C, maximum, counts);

@@ -2396,18 +2396,20 @@ void BackwardRowAverage(const BackwardRow& a) { const CleanUpperOnReturn clean_u
 // vector sweeps them.
 inline std::size_t chunk_cells(std::size_t channels) { return std::max<std::size_t>(1, 8192 / channels); }
 
-// Global pooling reads each channels_last image as kGlobalStreams streams, its quarters side by
-// side: the hardware prefetcher runs one stream per page, and a core keeps more misses in flight
-// for more streams (2 threads, a plain max over 103 MB: 4.4 ms as one stream per thread, 3.9 ms
-// as two, 3.4 ms as four or eight). The quarters' results are combined in order, so nothing
-// depends on the split but the average's rounding. Two -> four streams, 2 threads, 4 interleaved
-// rounds: 112x112x64 max 3.92 -> 3.39 ms, average 3.60 -> 3.43 ms; 26x26x32 max 0.42 -> 0.39 ms;
-// 11x11x64 average 0.38 -> 0.31 ms; 3D max 3.61 -> 3.45 ms; 1D average 2.36 -> 2.26 ms.
-constexpr std::size_t kStreams = kGlobalStreams;
+// Global pooling reads each channels_last image as kStreams streams, its quarters (or halves) side
+// by side: the hardware prefetcher runs one stream per page, and a core keeps more misses in
+// flight for more streams (Xeon, 2 threads, a plain max over 103 MB: 4.4 ms as one stream per
+// thread, 3.9 ms as two, 3.4 ms as four or eight). The parts' results are combined in order, so
+// nothing depends on the split but the average's rounding. Two -> four streams on the Xeon, 2
+// threads, 4 interleaved rounds: 112x112x64 max 3.92 -> 3.39 ms, average 3.60 -> 3.43 ms;
+// 26x26x32 max 0.42 -> 0.39 ms; 11x11x64 average 0.38 -> 0.31 ms; 3D max 3.61 -> 3.45 ms; 1D
+// average 2.36 -> 2.26 ms. On the AMD EPYC (Zen 5), four -> two, 3 interleaved rounds: 112x112x64
+// max 1.69 -> 1.51 ms, 26x26x32 max 0.300 -> 0.256 ms, 11x11x64 average 0.193 -> 0.172 ms, the
+// rest the same (fast.cpp's memory_streams picks).
 
 // Cells [s0, s1) of each quarter (the quarters `quarter` cells apart), K channel vectors from c:
 // a set of running maxima per quarter (maxima + q * C), and NaN seen.
-template <int K>
+template <std::size_t kStreams, int K>
 HWY_INLINE void global_max_block(const float* image, std::size_t s0, std::size_t s1, std::size_t quarter,
                                  std::size_t C, std::size_t c, float* maxima, hn::Mask<DF>* nan_io) {
   const DF d;
@@ -2434,8 +2436,8 @@ HWY_INLINE void global_max_block(const float* image, std::size_t s0, std::size_t
   }
 }
 
-void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out, float* scratch) {
-  const CleanUpperOnReturn clean_upper;
+template <std::size_t kStreams>
+void global_max_image(const float* image, std::size_t cells, std::size_t C, float* out, float* scratch) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const std::size_t vectors = C / N;
@@ -2479,12 +2481,12 @@ void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C,
     for (std::size_t s0 = 1; s0 < quarter; s0 += chunk_cells(C)) {
       const std::size_t s1 = std::min(quarter, s0 + chunk_cells(C));
       std::size_t c = 0;
-      for (; c + 4 * N <= C; c += 4 * N) global_max_block<4>(image, s0, s1, quarter, C, c, maxima, nan);
+      for (; c + 4 * N <= C; c += 4 * N) global_max_block<kStreams, 4>(image, s0, s1, quarter, C, c, maxima, nan);
       if (c + 2 * N <= C) {
-        global_max_block<2>(image, s0, s1, quarter, C, c, maxima, nan);
+        global_max_block<kStreams, 2>(image, s0, s1, quarter, C, c, maxima, nan);
         c += 2 * N;
       }
-      for (; c + N <= C; c += N) global_max_block<1>(image, s0, s1, quarter, C, c, maxima, nan);
+      for (; c + N <= C; c += N) global_max_block<kStreams, 1>(image, s0, s1, quarter, C, c, maxima, nan);
       for (; c < C; ++c) {
         for (std::size_t s = s0; s < s1; ++s)
           for (std::size_t q = 0; q < kStreams; ++q) {
@@ -2520,7 +2522,7 @@ constexpr std::size_t kFloatRun = 16;
 // K channel vectors summed together over cells [s0, s1) of each quarter (`quarter` cells apart),
 // into sums + q * C: one pass reads whole cells (a pass per vector would read every cell K times
 // with a stride, which the prefetcher serves poorly).
-template <int K>
+template <std::size_t kStreams, int K>
 HWY_INLINE void global_sum_block(const float* image, std::size_t s0, std::size_t s1, std::size_t quarter,
                                  std::size_t C, std::size_t c, double* sums) {
   const DF d;
@@ -2545,9 +2547,8 @@ HWY_INLINE void global_sum_block(const float* image, std::size_t s0, std::size_t
     for (int j = 0; j < K; ++j) sum[q][j].store(sums + q * C + c + static_cast<std::size_t>(j) * N);
 }
 
-void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out,
-                               double* sums) {
-  const CleanUpperOnReturn clean_upper;
+template <std::size_t kStreams>
+void global_average_image(const float* image, std::size_t cells, std::size_t C, float* out, double* sums) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   std::fill(sums, sums + kStreams * C, 0.0);  // quarter q's at sums + q * C
@@ -2555,12 +2556,12 @@ void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_
   for (std::size_t s0 = 0; s0 < quarter; s0 += chunk_cells(C)) {
     const std::size_t s1 = std::min(quarter, s0 + chunk_cells(C));
     std::size_t c = 0;
-    for (; c + 4 * N <= C; c += 4 * N) global_sum_block<4>(image, s0, s1, quarter, C, c, sums);
+    for (; c + 4 * N <= C; c += 4 * N) global_sum_block<kStreams, 4>(image, s0, s1, quarter, C, c, sums);
     if (c + 2 * N <= C) {
-      global_sum_block<2>(image, s0, s1, quarter, C, c, sums);
+      global_sum_block<kStreams, 2>(image, s0, s1, quarter, C, c, sums);
       c += 2 * N;
     }
-    for (; c + N <= C; c += N) global_sum_block<1>(image, s0, s1, quarter, C, c, sums);
+    for (; c + N <= C; c += N) global_sum_block<kStreams, 1>(image, s0, s1, quarter, C, c, sums);
     for (; c < C; ++c)
       for (std::size_t s = s0; s < s1; ++s)
         for (std::size_t q = 0; q < kStreams; ++q) sums[q * C + c] += image[(s + q * quarter) * C + c];
@@ -2577,6 +2578,25 @@ void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_
       for (std::size_t s = 0; s < cells; ++s) sum += image[s * C + c];
     }
     out[c] = static_cast<float>(sum / static_cast<double>(cells));
+  }
+}
+
+void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out, float* scratch,
+                           std::size_t streams) {
+  const CleanUpperOnReturn clean_upper;
+  if (streams <= 2) {
+    global_max_image<2>(image, cells, C, out, scratch);
+  } else {
+    global_max_image<kGlobalStreams>(image, cells, C, out, scratch);
+  }
+}
+void GlobalAverageChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out, double* sums,
+                               std::size_t streams) {
+  const CleanUpperOnReturn clean_upper;
+  if (streams <= 2) {
+    global_average_image<2>(image, cells, C, out, sums);
+  } else {
+    global_average_image<kGlobalStreams>(image, cells, C, out, sums);
   }
 }
 
@@ -2903,12 +2923,12 @@ void forward_plane_average(const PlaneTable& table, const float* plane, float* o
 void backward_row_max(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowMax)(args); }
 void backward_row_average(const BackwardRow& args) { HWY_DYNAMIC_DISPATCH(BackwardRowAverage)(args); }
 void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
-                              float* scratch) {
-  HWY_DYNAMIC_DISPATCH(GlobalMaxChannelsLast)(image, cells, channels, out, scratch);
+                              float* scratch, std::size_t memory_streams) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxChannelsLast)(image, cells, channels, out, scratch, memory_streams);
 }
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
-                                  double* scratch) {
-  HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch);
+                                  double* scratch, std::size_t memory_streams) {
+  HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch, memory_streams);
 }
 void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
                        std::size_t memory_streams) {

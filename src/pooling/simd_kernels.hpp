@@ -316,13 +316,14 @@ void backward_row_max(const BackwardRow& args);
 void backward_row_average(const BackwardRow& args);
 
 // Global pooling of one channels_last image (cells x channels floats) into `out` (channels),
-// reading its kGlobalStreams quarters side by side. The max needs `scratch` of kGlobalStreams *
-// channels floats, the average of kGlobalStreams * channels doubles.
+// reading `memory_streams` parts of it side by side (2, or kGlobalStreams for any other value).
+// The max needs `scratch` of kGlobalStreams * channels floats, the average of kGlobalStreams *
+// channels doubles.
 inline constexpr std::size_t kGlobalStreams = 4;
 void global_max_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
-                              float* scratch);
+                              float* scratch, std::size_t memory_streams);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
-                                  double* scratch);
+                                  double* scratch, std::size_t memory_streams);
 // Global pooling of `count` contiguous channels_first slices of `cells` floats, one output each,
 // reading `memory_streams` streams of input at once (4, or 2; the results do not depend on it but
 // for the averages' rounding).

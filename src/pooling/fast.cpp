@@ -99,7 +99,7 @@ struct TaskShare {
 TaskShare task_share(std::int64_t n, bool interleaved) {
   const std::int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
   const std::int64_t first = n * t / threads, count = n * (t + 1) / threads - first;
-  const std::int64_t parts = interleaved ? memory_streams.load() : 1;
+  const std::int64_t parts = interleaved ? std::max<std::int64_t>(1, memory_streams.load()) : 1;
   return {first, count, parts, count / parts};
 }
 // Planes up to this size are read in parts (task_share). Quarters, Xeon, 2 threads, 4 interleaved rounds of

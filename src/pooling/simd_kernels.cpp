@@ -2581,6 +2581,99 @@ void global_average_image(const float* image, std::size_t cells, std::size_t C, 
   }
 }
 
+// Images too small to split into streams of their own (11x11x64: 31 KiB), whose parts restart the
+// hardware prefetcher at every image: a run of `count` consecutive images two at a time, image k
+// with image k + count / 2, each read in order as one stream (the last, odd one alone). Channels
+// a multiple of the lanes. Max: a NaN in either image of a pair (tracked for both together) has
+// the pair redone one image at a time. Average: each image's cells summed in order, as one stream.
+void global_max_image_pairs(const float* first, std::size_t count, std::size_t cells, std::size_t C, float* out,
+                            float* scratch) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), vectors = C / N, part = count / 2, image_floats = cells * C;
+  constexpr std::size_t kMaxVectorsOnStack = 64;
+  hn::Mask<DF> nan_stack[kMaxVectorsOnStack];
+  std::vector<hn::Mask<DF>> nan_heap;
+  hn::Mask<DF>* nan = nan_stack;
+  if (vectors > kMaxVectorsOnStack) {
+    nan_heap.resize(vectors);
+    nan = nan_heap.data();
+  }
+  for (std::size_t k = 0; k < part; ++k) {
+    const float* a = first + k * image_floats;
+    const float* b = a + part * image_floats;
+    float* maxima = scratch;  // image a's at maxima, b's at maxima + C
+    std::copy(a, a + C, maxima);
+    std::copy(b, b + C, maxima + C);
+    for (std::size_t j = 0; j < vectors; ++j)
+      nan[j] = hn::Or(hn::IsNaN(hn::LoadU(d, maxima + j * N)), hn::IsNaN(hn::LoadU(d, maxima + C + j * N)));
+    for (std::size_t s0 = 1; s0 < cells; s0 += chunk_cells(C)) {
+      const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
+      std::size_t c = 0;
+      for (; c + 4 * N <= C; c += 4 * N) global_max_block<2, 4>(a, s0, s1, part * cells, C, c, maxima, nan);
+      if (c + 2 * N <= C) {
+        global_max_block<2, 2>(a, s0, s1, part * cells, C, c, maxima, nan);
+        c += 2 * N;
+      }
+      for (; c < C; c += N) global_max_block<2, 1>(a, s0, s1, part * cells, C, c, maxima, nan);
+    }
+    bool any_nan = false;
+    for (std::size_t j = 0; j < vectors; ++j) any_nan = any_nan || !hn::AllFalse(d, nan[j]);
+    if (any_nan) {
+      global_max_image<2>(a, cells, C, out + k * C, scratch);
+      global_max_image<2>(b, cells, C, out + (part + k) * C, scratch);
+    } else {
+      std::copy(maxima, maxima + C, out + k * C);
+      std::copy(maxima + C, maxima + 2 * C, out + (part + k) * C);
+    }
+  }
+  for (std::size_t k = 2 * part; k < count; ++k) global_max_image<2>(first + k * image_floats, cells, C, out + k * C, scratch);
+}
+
+void global_average_image_pairs(const float* first, std::size_t count, std::size_t cells, std::size_t C, float* out,
+                                double* sums) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), part = count / 2, image_floats = cells * C;
+  for (std::size_t k = 0; k < part; ++k) {
+    const float* a = first + k * image_floats;
+    std::fill(sums, sums + 2 * C, 0.0);  // image a's at sums, b's at sums + C
+    for (std::size_t s0 = 0; s0 < cells; s0 += chunk_cells(C)) {
+      const std::size_t s1 = std::min(cells, s0 + chunk_cells(C));
+      std::size_t c = 0;
+      for (; c + 4 * N <= C; c += 4 * N) global_sum_block<2, 4>(a, s0, s1, part * cells, C, c, sums);
+      if (c + 2 * N <= C) {
+        global_sum_block<2, 2>(a, s0, s1, part * cells, C, c, sums);
+        c += 2 * N;
+      }
+      for (; c < C; c += N) global_sum_block<2, 1>(a, s0, s1, part * cells, C, c, sums);
+    }
+    for (std::size_t q = 0; q < 2; ++q) {
+      const float* image = a + q * part * image_floats;
+      float* o = out + (k + q * part) * C;
+      for (std::size_t c = 0; c < C; ++c) {
+        double sum = sums[q * C + c];
+        if (!std::isfinite(sum)) {  // a float run overflowed, or inf/NaN: redo in double
+          sum = 0.0;
+          for (std::size_t s = 0; s < cells; ++s) sum += image[s * C + c];
+        }
+        o[c] = static_cast<float>(sum / static_cast<double>(cells));
+      }
+    }
+  }
+  for (std::size_t k = 2 * part; k < count; ++k)
+    global_average_image<2>(first + k * image_floats, cells, C, out + k * C, sums);
+}
+
+void GlobalMaxChannelsLastImages(const float* first, std::size_t count, std::size_t cells, std::size_t C, float* out,
+                                 float* scratch) {
+  const CleanUpperOnReturn clean_upper;
+  global_max_image_pairs(first, count, cells, C, out, scratch);
+}
+void GlobalAverageChannelsLastImages(const float* first, std::size_t count, std::size_t cells, std::size_t C,
+                                     float* out, double* sums) {
+  const CleanUpperOnReturn clean_upper;
+  global_average_image_pairs(first, count, cells, C, out, sums);
+}
+
 void GlobalMaxChannelsLast(const float* image, std::size_t cells, std::size_t C, float* out, float* scratch,
                            std::size_t streams) {
   const CleanUpperOnReturn clean_upper;
@@ -2844,6 +2937,8 @@ HWY_EXPORT(BackwardRowMax);
 HWY_EXPORT(BackwardRowAverage);
 HWY_EXPORT(GlobalMaxChannelsLast);
 HWY_EXPORT(GlobalAverageChannelsLast);
+HWY_EXPORT(GlobalMaxChannelsLastImages);
+HWY_EXPORT(GlobalAverageChannelsLastImages);
 HWY_EXPORT(GlobalMaxSlices);
 HWY_EXPORT(GlobalAverageSlices);
 HWY_EXPORT(CountWinners);
@@ -2929,6 +3024,14 @@ void global_max_channels_last(const float* image, std::size_t cells, std::size_t
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                                   double* scratch, std::size_t memory_streams) {
   HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLast)(image, cells, channels, out, scratch, memory_streams);
+}
+void global_max_channels_last_images(const float* first, std::size_t count, std::size_t cells, std::size_t channels,
+                                     float* out, float* scratch) {
+  HWY_DYNAMIC_DISPATCH(GlobalMaxChannelsLastImages)(first, count, cells, channels, out, scratch);
+}
+void global_average_channels_last_images(const float* first, std::size_t count, std::size_t cells,
+                                         std::size_t channels, float* out, double* scratch) {
+  HWY_DYNAMIC_DISPATCH(GlobalAverageChannelsLastImages)(first, count, cells, channels, out, scratch);
 }
 void global_max_slices(const float* slices, std::size_t cells, std::size_t count, float* out,
                        std::size_t memory_streams) {

@@ -324,6 +324,13 @@ void global_max_channels_last(const float* image, std::size_t cells, std::size_t
                               float* scratch, std::size_t memory_streams);
 void global_average_channels_last(const float* image, std::size_t cells, std::size_t channels, float* out,
                                   double* scratch, std::size_t memory_streams);
+// The same for `count` consecutive images (out: count x channels), two at a time, each read in
+// order as one stream (image k with image k + count / 2): for small images on two memory streams.
+// Channels a multiple of lanes(); scratch as above.
+void global_max_channels_last_images(const float* first, std::size_t count, std::size_t cells, std::size_t channels,
+                                     float* out, float* scratch);
+void global_average_channels_last_images(const float* first, std::size_t count, std::size_t cells,
+                                         std::size_t channels, float* out, double* scratch);
 // Global pooling of `count` contiguous channels_first slices of `cells` floats, one output each,
 // reading `memory_streams` streams of input at once (4, or 2; the results do not depend on it but
 // for the averages' rounding).

@@ -808,6 +808,56 @@ TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_last global pooling of small images on two memory streams takes a thread's run of
+// images two at a time (image k with image k + half the run), each one stream; a NaN in either
+// image of a pair has both redone alone. Every output must be its own image's: runs of even and
+// odd length (the last image alone), 1 and 2 threads, channels of one to four vectors, images at
+// their own levels, a NaN in one image at a time, -0 first then +0 in one image, and finite
+// values whose float sum overflows (the average redone in double); four memory streams too.
+TEST(FastKernelsGlobal, ChannelsLastRunsOfImagesKeepTheirOrder) {
+  std::mt19937 rng(2718u);
+  for (const std::int64_t memory_streams : {2, 4})
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const MemoryStreams streams(memory_streams);
+    hwy::SetSupportedTargetsForTest(target);
+    const auto L = static_cast<std::int64_t>(simd::lanes());
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const std::int64_t batch : {2, 7, 40})
+        for (const std::vector<std::int64_t>& spatial : {std::vector<std::int64_t>{3, 3}, {11, 11}})
+          for (const std::int64_t channels : {L, 4 * L}) {
+            const Shape shape = make_shape(batch, spatial, channels, DataFormat::kChannelsLast);
+            SCOPED_TRACE(shape.to_string() + " target " + hwy::TargetName(target) + " threads " +
+                         std::to_string(threads) + " memory streams " + std::to_string(memory_streams));
+            const std::int64_t cells = spatial[0] * spatial[1], image = cells * channels;
+            for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
+              const PoolPlan plan = plan_pooling(testing::global_spec(op, 2, DataFormat::kChannelsLast), shape);
+              auto expect_reference = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
+              Tensor x(shape);
+              std::uniform_real_distribution<float> real(-2.0f, 2.0f);
+              for (std::int64_t b = 0; b < batch; ++b)  // each image around its own level
+                for (std::int64_t i = 0; i < image; ++i) x[b * image + i] = static_cast<float>(b) * 10.0f + real(rng);
+              expect_reference(x, "images at their own levels");
+              for (std::int64_t b = 0; b < batch; ++b) {
+                Tensor y = x;
+                // A negative NaN: where the kernel lost track of it, the output would keep its sign.
+                y[b * image + (b * 7) % image] = -std::numeric_limits<float>::quiet_NaN();
+                expect_reference(y, "NaN in image " + std::to_string(b));
+                Tensor z = x;
+                for (std::int64_t i = 0; i < image; ++i) z[b * image + i] = i < channels ? -0.0f : 0.0f;
+                expect_reference(z, "-0 then +0 in image " + std::to_string(b));
+                Tensor w = x;
+                for (std::int64_t i = 0; i < image; ++i) w[b * image + i] = 3.0e38f;
+                expect_reference(w, "an overflowing sum in image " + std::to_string(b));
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+            }
+          }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // Global pooling reads each image (or channels_first slice) as several streams side by side
 // (channels_last: quarters, and the cells after the last whole quarter; channels_first: halves of
 // whole vectors and a tail). The first maximum of the whole image is kept across them: for cells

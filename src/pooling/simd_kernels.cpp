@@ -2436,20 +2436,33 @@ HWY_INLINE void global_max_block(const float* image, std::size_t s0, std::size_t
   }
 }
 
+// One mask per channel vector (a few per call: C / N), on the stack up to 64 vectors.
+class NanMasks {
+ public:
+  explicit NanMasks(std::size_t vectors) {
+    if (vectors > kOnStack) {
+      heap_.resize(vectors);
+      data_ = heap_.data();
+    }
+  }
+  NanMasks(const NanMasks&) = delete;
+  NanMasks& operator=(const NanMasks&) = delete;
+  hn::Mask<DF>* data() { return data_; }
+
+ private:
+  static constexpr std::size_t kOnStack = 64;
+  hn::Mask<DF> stack_[kOnStack];
+  std::vector<hn::Mask<DF>> heap_;
+  hn::Mask<DF>* data_ = stack_;
+};
+
 template <std::size_t kStreams>
 void global_max_image(const float* image, std::size_t cells, std::size_t C, float* out, float* scratch) {
   const DF d;
   const std::size_t N = hn::Lanes(d);
   const std::size_t vectors = C / N;
-  // NaN seen so far, per channel vector (a few at most per call: C / N).
-  constexpr std::size_t kMaxVectorsOnStack = 64;
-  hn::Mask<DF> nan_stack[kMaxVectorsOnStack];
-  std::vector<hn::Mask<DF>> nan_heap;
-  hn::Mask<DF>* nan = nan_stack;
-  if (vectors > kMaxVectorsOnStack) {
-    nan_heap.resize(vectors);
-    nan = nan_heap.data();
-  }
+  NanMasks nan_masks(vectors);  // NaN seen so far, per channel vector
+  hn::Mask<DF>* nan = nan_masks.data();
   // Quarter q's running maxima: scratch + q * C.
   const std::size_t quarter = cells / kStreams;
   float* maxima = scratch;
@@ -2590,14 +2603,8 @@ void global_max_image_pairs(const float* first, std::size_t count, std::size_t c
                             float* scratch) {
   const DF d;
   const std::size_t N = hn::Lanes(d), vectors = C / N, part = count / 2, image_floats = cells * C;
-  constexpr std::size_t kMaxVectorsOnStack = 64;
-  hn::Mask<DF> nan_stack[kMaxVectorsOnStack];
-  std::vector<hn::Mask<DF>> nan_heap;
-  hn::Mask<DF>* nan = nan_stack;
-  if (vectors > kMaxVectorsOnStack) {
-    nan_heap.resize(vectors);
-    nan = nan_heap.data();
-  }
+  NanMasks nan_masks(vectors);  // NaN seen so far in either image of a pair, per channel vector
+  hn::Mask<DF>* nan = nan_masks.data();
   for (std::size_t k = 0; k < part; ++k) {
     const float* a = first + k * image_floats;
     const float* b = a + part * image_floats;

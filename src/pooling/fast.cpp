@@ -305,6 +305,15 @@ bool window3_row_chain_applies(const PoolPlan& plan, const View& v, const std::u
 bool shares_window_row(const AxisGeometry& H, std::int64_t oh) {
   return oh + 1 < H.out && H.window_end(oh) - 1 == H.window_begin(oh + 1);
 }
+// One output row of a chain, saving its last row's window maxima for the next when `save_next`;
+// a row the chain kernel does not take goes through forward_row_max and ends the chain.
+void chain_row(const simd::ForwardRow& a, bool save_next, simd::Window3RowChain& chain) {
+  chain.save_bottom = save_next;
+  const bool chained = simd::forward_row_max_window3_chain(a, chain);
+  if (!chained) simd::forward_row_max(a);
+  chain.use_top = chained && chain.save_bottom;
+  chain.top_suspect = chain.bottom_suspect;
+}
 
 // channels_first windowed forward through the channels_last kernels. Groups of `vectors` x
 // `lanes` planes are transposed, band by band, into a channels_last image in L2 (in-register
@@ -422,13 +431,7 @@ std::int64_t transposed_planes_forward(const PoolPlan& plan, const View& v, std:
         const simd::ForwardRow args{row_ptrs, row_ids, n, cols_of(v), static_cast<std::size_t>(L), pooled + at,
                                     argmax ? indices + at : nullptr, 0, false};
         if (row_chain) {
-          chain.use_top = chain.save_bottom;  // the row before saved (never a band's last row)
-          chain.top_suspect = chain.bottom_suspect;
-          chain.save_bottom = oh + 1 < b.oh1 && shares_window_row(H, oh);
-          if (!simd::forward_row_max_window3_chain(args, chain)) {
-            simd::forward_row_max(args);
-            chain.save_bottom = false;
-          }
+          chain_row(args, oh + 1 < b.oh1 && shares_window_row(H, oh), chain);  // a band's last row saves nothing
         } else if (is_max) {
           simd::forward_row_max(args);
         } else {
@@ -1155,12 +1158,8 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
       simd::Window3RowChain chain{thread_scratch<float, 0>(static_cast<std::size_t>(out_row)), false, false, false};
       for (std::int64_t task = lo; task < hi; ++task) {
         if (prefetch) prefetch_task_rows(v, input, row_floats, task + prefetch_tasks, rows);
-        chain.save_bottom = task + 1 < hi && shares_window_row(H, task % H.out);
         const simd::ForwardRow a = output_row_args(v, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
-        const bool chained = simd::forward_row_max_window3_chain(a, chain);
-        if (!chained) simd::forward_row_max(a);
-        chain.use_top = chained && chain.save_bottom;
-        chain.top_suspect = chain.bottom_suspect;
+        chain_row(a, task + 1 < hi && shares_window_row(H, task % H.out), chain);
       }
     }
 #pragma omp for schedule(static) nowait

@@ -768,10 +768,14 @@ struct MemoryStreams {
 
 // channels_first global pooling reduces a thread's run of slices in one call: with four memory
 // streams small slices four at a time from the quarters of the run, with two every slice (one
-// stream each) two at a time from its halves. Every output must be its own slice's, for runs
-// with and without a remainder of slices, slices of fewer than one, eight and 64 vectors and more
-// (the partial last vector of the input's last slice read without passing its end), 1 and 2
-// threads: random values, and a NaN in one slice at a time (its output alone is NaN).
+// stream each) two at a time from its halves; slices of one to eight vectors go in groups of a
+// vector of slices, two or four groups at a time, reduced across their lanes together, a group
+// with a NaN (or a sum that is not finite) redone slice by slice. Every output must be its own
+// slice's, for runs with and without a remainder of slices and of groups, slices of fewer than
+// one, eight and 64 vectors and more (the partial last vector of the input's last slice read
+// without passing its end), 1 and 2 threads: random values, and in one slice at a time a NaN
+// (its output alone is NaN), -0 first then +0 (the max is -0), values whose float sum
+// overflows (the average redone in double), and +inf with -inf (the average is NaN).
 
 TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
   std::mt19937 rng(5150u);
@@ -795,10 +799,21 @@ TEST(FastKernelsGlobal, ChannelsFirstRunsOfSlicesKeepTheirOrder) {
             for (std::int64_t k = 0; k < slices; ++k)  // each slice around its own level
               for (std::int64_t s = 0; s < cells; ++s) x[k * cells + s] = static_cast<float>(k) * 10.0f + real(rng);
             expect_reference(x, "slices at their own levels");
-            for (std::int64_t k = 0; k < slices; ++k) {
+            // Every slice of short runs, every 7th of long ones (coprime to the group sizes); the
+            // zero signs and the infinities go to the slice half a run on (another group).
+            for (std::int64_t k = 0; k < slices; k += slices > 40 ? 7 : 1) {
+              const std::int64_t other = (k + slices / 2) % slices;
               Tensor y = x;
-              y[k * cells + (k * 7) % cells] = std::numeric_limits<float>::quiet_NaN();
-              expect_reference(y, "NaN in slice " + std::to_string(k));
+              // A negative NaN: where the kernel lost track of it, the output would keep its sign.
+              y[k * cells + (k * 7) % cells] = -std::numeric_limits<float>::quiet_NaN();
+              for (std::int64_t s = 0; s < cells && other != k; ++s) y[other * cells + s] = s < cells / 2 ? -0.0f : 0.0f;
+              expect_reference(y, "NaN in slice " + std::to_string(k) + ", -0 then +0 in slice " + std::to_string(other));
+              Tensor w = x;
+              for (std::int64_t s = 0; s < cells; ++s) w[k * cells + s] = 3.0e38f;
+              w[other * cells] = std::numeric_limits<float>::infinity();
+              w[other * cells + cells - 1] = -std::numeric_limits<float>::infinity();
+              expect_reference(w, "an overflowing sum in slice " + std::to_string(k) + ", +inf and -inf in slice " +
+                                      std::to_string(other));
               if (::testing::Test::HasFatalFailure()) return;
             }
           }

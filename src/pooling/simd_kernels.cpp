@@ -1431,6 +1431,127 @@ void ForwardPlanesShortRowsAverage(const ShortRows& t, const float* in, std::siz
   }
 }
 
+// ---- channels_first planes, two output rows per vector (simd_kernels.hpp: PairedRows) ---------
+using IV = hn::Vec<DI>;
+
+// Lanes of (a, b) by index: idx < N from a, else lane idx - N of b (VPERMT2PS on AVX-512; two
+// lookups and a blend elsewhere).
+HWY_INLINE VF LookupPair(VF a, VF b, IV idx) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  return VF{_mm512_permutex2var_ps(a.raw, idx.raw, b.raw)};
+#else
+  const DF d;
+  const DI di;
+  const IV lane = hn::And(idx, hn::Set(di, static_cast<std::int32_t>(hn::Lanes(d) - 1)));
+  const auto from_b = hn::RebindMask(d, hn::Gt(idx, hn::Set(di, static_cast<std::int32_t>(hn::Lanes(d) - 1))));
+  return hn::IfThenElse(from_b, hn::TableLookupLanes(b, hn::IndicesFromVec(d, lane)),
+                        hn::TableLookupLanes(a, hn::IndicesFromVec(d, lane)));
+#endif
+}
+
+HWY_INLINE void PrefetchPlane(const float* plane, std::size_t floats, std::size_t bytes) {
+  if (bytes == 0) return;
+  for (std::size_t i = 0; i < floats; i += 64 / sizeof(float)) PrefetchAhead(plane + i, bytes);
+}
+
+// Max: per pair of input rows, the window's cols in order (ties keep the earlier col), then the
+// rows in order (ties keep the earlier row); NaN only detected, by a probe (the sum of the rows).
+template <int kCols>
+void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
+                         const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t cols = kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
+  IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow];
+  for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::LoadU(DI(), t.col_cell + k * N);
+  const auto in_mask = hn::FirstN(d, t.cols_in);
+  const std::size_t pairs = (t.rows_out + 1) / 2, cols_in = t.cols_in;
+  for (std::size_t i = 0; i < planes; ++i) {
+    const float* plane = in[i];
+    float* o = out[i];
+    PrefetchPlane(plane, t.rows_in * cols_in, prefetch_bytes);
+    VF probe_a = hn::Zero(d), probe_b = hn::Zero(d);
+    const std::int32_t* rows = t.rows;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      VF acc = hn::Zero(d);
+      for (std::size_t r = 0; r < t.window_rows; ++r, rows += 2) {
+        const VF a = LoadShortRow(plane + static_cast<std::size_t>(rows[0]) * cols_in, cols_in, end, in_mask);
+        const VF b = LoadShortRow(plane + static_cast<std::size_t>(rows[1]) * cols_in, cols_in, end, in_mask);
+        probe_a = hn::Add(probe_a, a);
+        probe_b = hn::Add(probe_b, b);
+        VF h = LookupPair(a, b, cell[0]);
+        for (std::size_t k = 1; k < cols; ++k) h = MaxFirst(LookupPair(a, b, cell[k]), h);
+        acc = r == 0 ? h : MaxFirst(h, acc);
+      }
+      const std::size_t n = (2 * p + 1 < t.rows_out ? 2 : 1) * t.cols_out;
+      hn::BlendedStore(acc, hn::FirstN(d, n), d, o + 2 * p * t.cols_out);
+    }
+    suspect[i] = !hn::AllFalse(d, hn::IsNaN(hn::Add(probe_a, probe_b)));
+  }
+}
+
+// Average: per output, the window's cells in window order (rows, then cols; padding adds +0,
+// which leaves a sum that starts at +0 unchanged), then one division by the real cells (a
+// multiply by the reciprocal where every count of the pair is a power of two: exact).
+template <int kCols>
+void PairedRowsAveragePlanes(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
+                             const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t cols = kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
+  IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow];
+  hn::Mask<DF> real[kCols > 0 ? kCols : kPairedRowsMaxWindow];
+  for (std::size_t k = 0; k < cols; ++k) {
+    cell[k] = hn::LoadU(DI(), t.col_cell + k * N);
+    real[k] = hn::RebindMask(d, hn::Ne(hn::LoadU(DI(), t.col_real + k * N), hn::Zero(DI())));
+  }
+  const auto in_mask = hn::FirstN(d, t.cols_in);
+  const std::size_t pairs = (t.rows_out + 1) / 2, cols_in = t.cols_in;
+  const auto load = [&](const float* plane, std::int32_t row) HWY_ATTR {
+    return row < 0 ? hn::Zero(d) : LoadShortRow(plane + static_cast<std::size_t>(row) * cols_in, cols_in, end, in_mask);
+  };
+  for (std::size_t i = 0; i < planes; ++i) {
+    const float* plane = in[i];
+    float* o = out[i];
+    PrefetchPlane(plane, t.rows_in * cols_in, prefetch_bytes);
+    VF probe = hn::Zero(d);
+    const std::int32_t* rows = t.rows;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      VF sum = hn::Zero(d);
+      for (std::size_t r = 0; r < t.window_rows; ++r, rows += 2) {
+        const VF a = load(plane, rows[0]), b = load(plane, rows[1]);
+        for (std::size_t k = 0; k < cols; ++k) sum = hn::Add(sum, hn::IfThenElseZero(real[k], LookupPair(a, b, cell[k])));
+      }
+      const VF mean = t.reciprocal_exact[p] ? hn::Mul(sum, hn::LoadU(d, t.reciprocal + p * N))
+                                            : hn::Div(sum, hn::LoadU(d, t.count + p * N));
+      probe = hn::Add(probe, mean);
+      const std::size_t n = (2 * p + 1 < t.rows_out ? 2 : 1) * t.cols_out;
+      hn::BlendedStore(mean, hn::FirstN(d, n), d, o + 2 * p * t.cols_out);
+    }
+    suspect[i] = !AllFinite(probe);
+  }
+}
+
+void ForwardPlanesPairedRowsMax(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
+                                const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
+  const CleanUpperOnReturn clean_upper;
+  switch (t.window_cols) {
+    case 2: return PairedRowsMaxPlanes<2>(t, in, out, planes, end, prefetch_bytes, suspect);
+    case 3: return PairedRowsMaxPlanes<3>(t, in, out, planes, end, prefetch_bytes, suspect);
+    default: return PairedRowsMaxPlanes<0>(t, in, out, planes, end, prefetch_bytes, suspect);
+  }
+}
+void ForwardPlanesPairedRowsAverage(const PairedRows& t, const float* const* in, float* const* out,
+                                    std::size_t planes, const float* end, std::size_t prefetch_bytes,
+                                    std::uint8_t* suspect) {
+  const CleanUpperOnReturn clean_upper;
+  switch (t.window_cols) {
+    case 2: return PairedRowsAveragePlanes<2>(t, in, out, planes, end, prefetch_bytes, suspect);
+    case 3: return PairedRowsAveragePlanes<3>(t, in, out, planes, end, prefetch_bytes, suspect);
+    default: return PairedRowsAveragePlanes<0>(t, in, out, planes, end, prefetch_bytes, suspect);
+  }
+}
+
 // ---- channels_first planes, stride 1 along long rows (simd_kernels.hpp: Stride1Plane) ---------
 
 // Input row `row` into `to` (cell c at to[pad_before + c]) between margins of `margin`: the cells
@@ -3111,6 +3232,8 @@ HWY_EXPORT(RowsMax);
 HWY_EXPORT(ForwardPlaneMaxWindow3Stride2);
 HWY_EXPORT(ForwardPlanesShortRowsMax);
 HWY_EXPORT(ForwardPlanesShortRowsAverage);
+HWY_EXPORT(ForwardPlanesPairedRowsMax);
+HWY_EXPORT(ForwardPlanesPairedRowsAverage);
 HWY_EXPORT(ForwardPlaneStride1Max);
 HWY_EXPORT(ForwardPlaneStride1Average);
 HWY_EXPORT(StreamCopy);
@@ -3154,6 +3277,16 @@ void forward_planes_short_rows_max(const ShortRows& table, const float* in, std:
 void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
                                        float* out, std::uint8_t* suspect) {
   HWY_DYNAMIC_DISPATCH(ForwardPlanesShortRowsAverage)(table, in, planes, end, out, suspect);
+}
+void forward_planes_paired_rows_max(const PairedRows& table, const float* const* in, float* const* out,
+                                    std::size_t planes, const float* end, std::size_t prefetch_bytes,
+                                    std::uint8_t* suspect) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanesPairedRowsMax)(table, in, out, planes, end, prefetch_bytes, suspect);
+}
+void forward_planes_paired_rows_average(const PairedRows& table, const float* const* in, float* const* out,
+                                        std::size_t planes, const float* end, std::size_t prefetch_bytes,
+                                        std::uint8_t* suspect) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanesPairedRowsAverage)(table, in, out, planes, end, prefetch_bytes, suspect);
 }
 bool forward_plane_stride1_max(const Stride1Plane& table, const float* plane, const float* end, float* scratch,
                                float* out) {

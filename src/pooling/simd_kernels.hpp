@@ -231,6 +231,36 @@ void forward_planes_short_rows_max(const ShortRows& table, const float* in, std:
 void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
                                        float* out, std::uint8_t* suspect);
 
+// channels_first 2D planes whose rows fit in one vector, pooled with a stride of 2 or more along
+// the cols into output rows of at most half a vector (11x11 2x2/2, 3x3/2): output rows 2p and
+// 2p + 1 share a vector, and window row t of both is one pair of input rows, one per half.
+inline constexpr std::size_t kPairedRowsMaxWindow = 8;  // window_cols
+struct PairedRows {
+  std::size_t rows_in, cols_in, rows_out, cols_out, window_rows, window_cols;
+  // [p][t][2]: the input row of window row t of output row 2p, then of 2p + 1 (an odd last pair:
+  // 2p's again); -1 where that window row is padding (average only: max takes the window's first
+  // real row there again, which changes nothing).
+  const std::int32_t* rows;
+  // [k][lane]: the lane, in the pair of input rows (first row's lanes, then lanes() + the
+  // second's), of window col k for the output in `lane` (output row 2p's cols, then 2p + 1's);
+  // where col k is padding, the window's first real col.
+  const std::int32_t* col_cell;
+  const std::int32_t* col_real;          // [k][lane]: -1 where col k is a real cell, else 0
+  const float* count;                    // [p][lane]: real cells of the window (1 past the pair's outputs)
+  const float* reciprocal;               // [p][lane]: 1 / count
+  const std::uint8_t* reciprocal_exact;  // [p]: every count of the pair is a power of two
+};
+// Planes in[i] (rows_out * cols_out outputs to out[i]), i < planes, each prefetched
+// `prefetch_bytes` ahead (0: none). Max takes the first maximum in row-major window order (along
+// the cols first, then the rows in order); average sums in float in window order and divides
+// once. suspect[i] as for ShortRows. Reads nothing at or past `end`.
+void forward_planes_paired_rows_max(const PairedRows& table, const float* const* in, float* const* out,
+                                    std::size_t planes, const float* end, std::size_t prefetch_bytes,
+                                    std::uint8_t* suspect);
+void forward_planes_paired_rows_average(const PairedRows& table, const float* const* in, float* const* out,
+                                        std::size_t planes, const float* end, std::size_t prefetch_bytes,
+                                        std::uint8_t* suspect);
+
 // channels_first 1D/2D planes pooled with stride 1 along cols too long for one vector (28x28,
 // 56x56 3x3/1 'same'): each input row is copied once into the scratch between margins of padding,
 // so that every window col of a vector of outputs is one unaligned load. Max reads the vectors

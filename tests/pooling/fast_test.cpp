@@ -266,6 +266,8 @@ TEST(FastKernelsBands, SmallTransposedBandsGiveTheSameResults) {
 // transposed bands, whose output rows run through the pair-windows kernel in one call (vectors
 // across 16 planes): groups and leftover planes, odd and even rows (a row of no window), bands of
 // whole planes and split ones, the training forward's argmax, every target, 1 and 2 threads.
+// (Rows that fit in one vector take the paired-rows kernels instead, but for the argmax: the
+// 21 cols, and the 11 and 13 on targets of fewer than 16 lanes, keep the bands.)
 TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
   const Shape shapes[] = {Shape{2, 17, 11, 11}, Shape{1, 33, 7, 13}, Shape{3, 16, 6, 5}, Shape{1, 17, 300, 21}};
   std::mt19937 rng(1234u);
@@ -294,7 +296,9 @@ TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
 // where they fit in 32 KiB (one channels_last image of 4 x lanes() channels), then from one vector
 // for the planes left, then the rest by the plane kernels: plane counts that leave every kind of
 // leftover, 3x3/2 windows (the chain of rows) 'same' and valid, 3x3/3 and 2x2/1, max and average,
-// the training forward's argmax, every target, 1 and 2 threads.
+// the training forward's argmax, every target, 1 and 2 threads. (Without the argmax, rows that
+// fit in one vector take the paired-rows or short-rows kernels instead: on 16 lanes the bands
+// here are the argmax's, on 8 and 4 those of the 11 and 12 cols.)
 TEST(FastKernelsBands, WideGroupsOfTransposedPlanes) {
   struct Config {
     std::vector<std::int64_t> window, strides;
@@ -765,6 +769,80 @@ struct MemoryStreams {
   MemoryStreams& operator=(const MemoryStreams&) = delete;
   std::int64_t saved;
 };
+
+// channels_first 1D/2D planes whose rows fit in one vector, pooled with a stride of 2 or more
+// along the cols into output rows of at most half a vector, take the paired-rows kernels (two
+// output rows per vector, window cols picked from a pair of input rows by two-vector permutes;
+// other targets' lookups and blends); max is probed for NaN, averages redone where a mean is not
+// finite. Cols up to 16 and windows of 1 to 8 cols (the kernels' specialized 2 and 3, and the
+// general loop), strides 2 and 3 along the cols and 1 to 3 along the rows, 'valid' and 'same'
+// (padding rows and cols at both ends), odd and even output rows (an odd last pair), 38 planes
+// (calls of 16 and a remainder) from two and four parts of a thread's run, 1 and 2 threads, every
+// target: random values, zeros of random signs (the first maximum in row-major window order),
+// -0 only, +-inf, float sums that overflow, small integers (exact sums: the reference's bits),
+// and a NaN at single cells, the input's last cell included.
+TEST(FastKernelsPairedRows, MatchTheReference) {
+  std::mt19937 rng(16180u);
+  const float inf = std::numeric_limits<float>::infinity(), big = 3.0e38f;
+  struct Window {
+    std::vector<std::int64_t> window, strides;
+  };
+  const Window windows[] = {{{2, 2}, {2, 2}}, {{3, 3}, {2, 2}}, {{3, 2}, {1, 3}}, {{2, 5}, {3, 2}}, {{1, 8}, {2, 3}}};
+  for (const std::int64_t memory_streams : {2, 4})
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    const MemoryStreams streams(memory_streams);
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const std::int64_t rows : {1, 5, 12})
+        for (const std::int64_t cols : {3, 7, 8, 11, 16})
+          for (const Window& w : windows)
+            for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
+              for (const Padding padding : {Padding::kValid, Padding::kSame}) {
+                const bool flat = rows == 1;  // 1D: the window's cols alone
+                const std::vector<std::int64_t> spatial = flat ? std::vector<std::int64_t>{cols}
+                                                               : std::vector<std::int64_t>{rows, cols};
+                const std::vector<std::int64_t> window = flat ? std::vector<std::int64_t>{w.window[1]} : w.window;
+                const std::vector<std::int64_t> strides = flat ? std::vector<std::int64_t>{w.strides[1]} : w.strides;
+                const RandomCase c{pool_spec(op, flat ? 1 : 2, false, window, strides, padding, DataFormat::kChannelsFirst),
+                                   make_shape(2, spatial, 19, DataFormat::kChannelsFirst)};
+                PoolPlan plan;
+                try {
+                  plan = plan_pooling(c.spec, c.shape);
+                } catch (const ShapeError&) {
+                  continue;  // 'valid' window larger than the plane
+                }
+                SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " +
+                             std::to_string(threads) + " memory streams " + std::to_string(memory_streams));
+                ASSERT_TRUE(check_case(c, plan, rng, 70u));
+                auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
+                Tensor x(c.shape);
+                for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
+                forward_matches(x, "zeros of random signs");
+                for (float& v : x.values()) v = -0.0f;
+                forward_matches(x, "-0 only");
+                for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
+                forward_matches(x, "inf and -inf");
+                for (float& v : x.values()) v = big;
+                forward_matches(x, "overflowing sums");
+                // Small integers sum exactly in float: one division gives the reference's bits.
+                for (float& v : x.values()) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
+                const Tensor exact = pool_forward(plan, x, PoolBackend::kReference), fast = pool_forward(plan, x, PoolBackend::kFast);
+                for (std::int64_t i = 0; i < exact.size(); ++i)
+                  ASSERT_TRUE(same_bits(fast[i], exact[i])) << "integers: output[" << i << "] fast " << fast[i] << " reference " << exact[i];
+                const Tensor base = random_input(c.shape, rng);
+                for (const std::int64_t at : {std::int64_t{0}, rows * cols + cols / 2, x.size() / 2 + 1, x.size() - 1}) {
+                  Tensor y = base;
+                  for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+                  y[at] = -std::numeric_limits<float>::quiet_NaN();
+                  forward_matches(y, "NaN at " + std::to_string(at));
+                }
+                if (::testing::Test::HasFatalFailure()) return;
+              }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
 
 // channels_first global pooling reduces a thread's run of slices in one call: with four memory
 // streams small slices four at a time from the quarters of the run, with two every slice (one

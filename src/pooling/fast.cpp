@@ -1020,68 +1020,78 @@ void stride1_planes_forward(const PoolPlan& plan, const View& v, std::size_t lan
   }
 }
 
-// channels_first 2D planes whose rows fit in one vector, pooled with a stride of 2 or more along
-// the cols into output rows of at most half a vector, without argmax (11x11 2x2/2 and 3x3/2):
-// simd::forward_planes_paired_rows_max and _average, two output rows per vector, each window row
-// of both one pair of input rows whose window cols are picked by two-vector permutes, where the
-// transposed path below turned groups of planes to channels_last and back (its 16x16 transposes
-// took 43 % of its time). Planes come from memory_streams parts of a thread's run in turn, 16 per
-// call, each prefetched 4 KiB ahead. A plane that may hold a NaN, or with a mean that is not
-// finite, is redone by the row kernels. Zen 5, 2 threads, 3 interleaved rounds of poolnet-bench,
-// (256,64,11,11): max 2x2/2 0.261 -> 0.155 ms, 3x3/2 'same' 0.410 -> 0.171 ms, average 2x2/2
-// 0.262 -> 0.152 ms (our channels_last: 0.16-0.19 ms). The short-rows kernel below, which
-// reduces every input row on its own with one store per output row, ran 2x2/2 at 0.60 ms.
+// channels_first 1D/2D planes pooled with a stride of 2 or more along rows of up to two vectors,
+// without argmax (11x11 and 26x26 2x2/2 and 3x3/2): simd::forward_planes_paired_rows_max and
+// _average, a vector of outputs at a time (two output rows of rows that fit in one vector, else
+// one), each window row of it one pair of input vectors whose window cols are picked by
+// two-vector permutes. They come first: they beat every kernel below on those planes. Zen 5, 2
+// threads, 3 interleaved rounds of poolnet-bench: (256,64,11,11), against transposed bands (whose
+// 16x16 transposes took 43 % of the time), max 2x2/2 0.261 -> 0.155 ms, 3x3/2 'same' 0.410 ->
+// 0.171 ms, average 2x2/2 0.262 -> 0.152 ms (our channels_last: 0.16-0.19 ms); (128,32,26,26),
+// max 3x3/2 'same' against the separable pass 0.448 -> 0.201 ms (channels_last 0.273 ms), 2x2/2
+// against the plane pairs: max 0.262 -> 0.194 ms, average 0.309 -> 0.200 ms. The short-rows
+// kernel, which reduces every input row on its own with one store per output row, ran 11x11
+// 2x2/2 at 0.60 ms (a pool_forward loop). Planes come from memory_streams parts of a thread's run
+// in turn, 16 per call, each prefetched 4 KiB ahead. A plane that may hold a NaN, or with a mean
+// that is not finite, is redone by the row kernels.
 constexpr std::int64_t kPairedRowsPlanesPerCall = 16;
 constexpr std::size_t kPairedRowsPrefetchBytes = 4096;
 
-bool paired_rows_apply(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
+// Output rows per vector of the paired-rows kernels: 2 (rows that fit in one vector), 1 (rows of
+// up to two vectors), 0 where they do not apply.
+std::int64_t paired_rows_per_vector(const PoolPlan& plan, const View& v, const std::uint8_t* argmax, std::size_t lanes) {
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& W = v.axes[2];
   const auto N = static_cast<std::int64_t>(lanes);
-  return !argmax && v.channels == 1 && D.in == 1 && D.window == 1 && W.stride >= 2 && W.in <= N &&
-         2 * W.out <= N && W.window <= static_cast<std::int64_t>(simd::kPairedRowsMaxWindow) && lanes > 1 &&
-         (plan.spec.op == PoolOp::kMax || plan.spec.op == PoolOp::kAverage);
+  const bool applies = !argmax && v.channels == 1 && D.in == 1 && D.window == 1 && W.stride >= 2 && lanes > 1 &&
+                       W.window <= static_cast<std::int64_t>(simd::kPairedRowsMaxWindow) &&
+                       (plan.spec.op == PoolOp::kMax || plan.spec.op == PoolOp::kAverage);
+  if (!applies) return 0;
+  if (W.in <= N && 2 * W.out <= N) return 2;
+  return W.in <= 2 * N && W.out <= N ? 1 : 0;
 }
 
 // simd::PairedRows for a plan, in storage that only grows.
 struct PairedRowsStorage {
-  std::vector<std::int32_t> rows, col_cell, col_real;
+  std::vector<std::int32_t> loads, col_cell, col_real;
   std::vector<float> count, reciprocal;
   std::vector<std::uint8_t> reciprocal_exact;
   simd::PairedRows table{};
 
-  void rebuild(const View& v, std::size_t lanes, bool is_max) {
+  void rebuild(const View& v, std::size_t lanes, bool is_max, std::int64_t rows_per_vector) {
     const AxisGeometry& H = v.axes[1];
     const AxisGeometry& W = v.axes[2];
-    const std::int64_t pairs = (H.out + 1) / 2, cols_out = W.out;
+    const std::int64_t vectors = (H.out + rows_per_vector - 1) / rows_per_vector, cols_out = W.out;
     const auto N = static_cast<std::int64_t>(lanes);
-    rows.assign(static_cast<std::size_t>(pairs * H.window * 2), -1);
-    for (std::int64_t p = 0; p < pairs; ++p)
+    const bool paired = rows_per_vector == 2;  // else one row's two vectors
+    loads.assign(static_cast<std::size_t>(vectors * H.window * 2), -1);
+    for (std::int64_t p = 0; p < vectors; ++p)
       for (std::int64_t half = 0; half < 2; ++half) {
-        const std::int64_t oh = 2 * p + half < H.out ? 2 * p + half : 2 * p;
+        const std::int64_t oh = paired ? (2 * p + half < H.out ? 2 * p + half : 2 * p) : p;
         for (std::int64_t t = 0; t < H.window; ++t) {
           const std::int64_t h = oh * H.stride - H.pad_before + t;
           const bool is_real = h >= 0 && h < H.in;
-          rows[static_cast<std::size_t>((p * H.window + t) * 2 + half)] =
-              static_cast<std::int32_t>(is_real ? h : is_max ? H.window_begin(oh) : -1);
+          const std::int64_t row = is_real ? h : is_max ? H.window_begin(oh) : -1;
+          loads[static_cast<std::size_t>((p * H.window + t) * 2 + half)] =
+              static_cast<std::int32_t>(row < 0 ? -1 : row * W.in + (paired ? 0 : half * N));
         }
       }
     col_cell.assign(static_cast<std::size_t>(W.window * N), 0);
     col_real.assign(static_cast<std::size_t>(W.window * N), 0);
     for (std::int64_t k = 0; k < W.window; ++k)
-      for (std::int64_t j = 0; j < 2 * cols_out; ++j) {
+      for (std::int64_t j = 0; j < rows_per_vector * cols_out; ++j) {
         const std::int64_t ow = j % cols_out, w = ow * W.stride - W.pad_before + k;
         const bool is_real = w >= 0 && w < W.in;
         const auto at = static_cast<std::size_t>(k * N + j);
         col_cell[at] = static_cast<std::int32_t>((is_real ? w : W.window_begin(ow)) + (j >= cols_out ? N : 0));
         col_real[at] = is_real ? -1 : 0;
       }
-    count.assign(static_cast<std::size_t>(pairs * N), 1.0f);
-    reciprocal.assign(static_cast<std::size_t>(pairs * N), 1.0f);
-    reciprocal_exact.assign(static_cast<std::size_t>(pairs), 1);
-    for (std::int64_t p = 0; p < pairs; ++p)
-      for (std::int64_t j = 0; j < 2 * cols_out; ++j) {
-        const std::int64_t oh = 2 * p + j / cols_out, ow = j % cols_out;
+    count.assign(static_cast<std::size_t>(vectors * N), 1.0f);
+    reciprocal.assign(static_cast<std::size_t>(vectors * N), 1.0f);
+    reciprocal_exact.assign(static_cast<std::size_t>(vectors), 1);
+    for (std::int64_t p = 0; p < vectors; ++p)
+      for (std::int64_t j = 0; j < rows_per_vector * cols_out; ++j) {
+        const std::int64_t oh = rows_per_vector * p + j / cols_out, ow = j % cols_out;
         if (oh >= H.out) continue;
         const std::int64_t n = (H.window_end(oh) - H.window_begin(oh)) * (W.window_end(ow) - W.window_begin(ow));
         const auto at = static_cast<std::size_t>(p * N + j);
@@ -1089,20 +1099,24 @@ struct PairedRowsStorage {
         reciprocal[at] = 1.0f / count[at];
         if ((n & (n - 1)) != 0) reciprocal_exact[static_cast<std::size_t>(p)] = 0;
       }
-    table = {static_cast<std::size_t>(H.in), static_cast<std::size_t>(W.in), static_cast<std::size_t>(H.out),
-             static_cast<std::size_t>(W.out), static_cast<std::size_t>(H.window), static_cast<std::size_t>(W.window),
-             rows.data(), col_cell.data(), col_real.data(), count.data(), reciprocal.data(), reciprocal_exact.data()};
+    const auto lanes_a = static_cast<std::size_t>(paired ? W.in : N);
+    const auto lanes_b = static_cast<std::size_t>(paired ? W.in : W.in - N);
+    table = {static_cast<std::size_t>(v.in_image), static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(vectors),
+             static_cast<std::size_t>(rows_per_vector * cols_out), static_cast<std::size_t>(H.window),
+             static_cast<std::size_t>(W.window), lanes_a, lanes_b, loads.data(), col_cell.data(), col_real.data(),
+             count.data(), reciprocal.data(), reciprocal_exact.data()};
   }
 };
 
-void paired_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, const float* input, float* output) {
+void paired_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, std::int64_t rows_per_vector,
+                         const float* input, float* output) {
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::int64_t rows_out = v.axes[1].out, cols_out = v.axes[2].out;
   const float* input_end = input + v.images * v.in_image;
 #pragma omp parallel if (parallel_worth(v))
   {
     thread_local PairedRowsStorage storage;
-    storage.rebuild(v, lanes, is_max);
+    storage.rebuild(v, lanes, is_max, rows_per_vector);
     WindowRowStorage window(static_cast<std::size_t>(v.axes[1].window));
     const TaskShare share = task_share(v.images, true);
     const float* in[kPairedRowsPlanesPerCall];
@@ -1135,6 +1149,10 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const View v = view_of(plan);
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::size_t lanes = simd::lanes();
+  if (const std::int64_t rows_per_vector = paired_rows_per_vector(plan, v, argmax, lanes); rows_per_vector > 0) {
+    paired_rows_forward(plan, v, lanes, rows_per_vector, input, output);
+    return;
+  }
   if (plane_pairs_apply(v, lanes)) {
     plane_pairs_forward(plan, v, lanes, input, output, argmax);
     return;
@@ -1157,10 +1175,6 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   }
   if (stride1_planes_apply(plan, v, argmax, lanes)) {
     stride1_planes_forward(plan, v, lanes, input, output);
-    return;
-  }
-  if (paired_rows_apply(plan, v, argmax, lanes)) {
-    paired_rows_forward(plan, v, lanes, input, output);
     return;
   }
   // channels_first rows of fewer than two vectors of outputs go through the channels_last

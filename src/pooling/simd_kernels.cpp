@@ -1454,8 +1454,9 @@ HWY_INLINE void PrefetchPlane(const float* plane, std::size_t floats, std::size_
   for (std::size_t i = 0; i < floats; i += 64 / sizeof(float)) PrefetchAhead(plane + i, bytes);
 }
 
-// Max: per pair of input rows, the window's cols in order (ties keep the earlier col), then the
-// rows in order (ties keep the earlier row); NaN only detected, by a probe (the sum of the rows).
+// Max: per pair of input vectors, the window's cols in order (ties keep the earlier col), then
+// the rows in order (ties keep the earlier row); NaN only detected, by a probe (the sum of the
+// rows).
 template <int kCols>
 void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
                          const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
@@ -1464,27 +1465,26 @@ void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* con
   const std::size_t cols = kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
   IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow];
   for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::LoadU(DI(), t.col_cell + k * N);
-  const auto in_mask = hn::FirstN(d, t.cols_in);
-  const std::size_t pairs = (t.rows_out + 1) / 2, cols_in = t.cols_in;
+  const auto mask_a = hn::FirstN(d, t.lanes_a), mask_b = hn::FirstN(d, t.lanes_b);
   for (std::size_t i = 0; i < planes; ++i) {
     const float* plane = in[i];
     float* o = out[i];
-    PrefetchPlane(plane, t.rows_in * cols_in, prefetch_bytes);
+    PrefetchPlane(plane, t.plane_floats, prefetch_bytes);
     VF probe_a = hn::Zero(d), probe_b = hn::Zero(d);
-    const std::int32_t* rows = t.rows;
-    for (std::size_t p = 0; p < pairs; ++p) {
+    const std::int32_t* loads = t.loads;
+    for (std::size_t v = 0; v < t.vectors; ++v) {
       VF acc = hn::Zero(d);
-      for (std::size_t r = 0; r < t.window_rows; ++r, rows += 2) {
-        const VF a = LoadShortRow(plane + static_cast<std::size_t>(rows[0]) * cols_in, cols_in, end, in_mask);
-        const VF b = LoadShortRow(plane + static_cast<std::size_t>(rows[1]) * cols_in, cols_in, end, in_mask);
+      for (std::size_t r = 0; r < t.window_rows; ++r, loads += 2) {
+        const VF a = LoadShortRow(plane + loads[0], t.lanes_a, end, mask_a);
+        const VF b = LoadShortRow(plane + loads[1], t.lanes_b, end, mask_b);
         probe_a = hn::Add(probe_a, a);
         probe_b = hn::Add(probe_b, b);
         VF h = LookupPair(a, b, cell[0]);
         for (std::size_t k = 1; k < cols; ++k) h = MaxFirst(LookupPair(a, b, cell[k]), h);
         acc = r == 0 ? h : MaxFirst(h, acc);
       }
-      const std::size_t n = (2 * p + 1 < t.rows_out ? 2 : 1) * t.cols_out;
-      hn::BlendedStore(acc, hn::FirstN(d, n), d, o + 2 * p * t.cols_out);
+      const std::size_t first = v * t.outputs_per_vector;
+      hn::BlendedStore(acc, hn::FirstN(d, std::min(t.outputs_per_vector, t.outputs - first)), d, o + first);
     }
     suspect[i] = !hn::AllFalse(d, hn::IsNaN(hn::Add(probe_a, probe_b)));
   }
@@ -1492,7 +1492,7 @@ void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* con
 
 // Average: per output, the window's cells in window order (rows, then cols; padding adds +0,
 // which leaves a sum that starts at +0 unchanged), then one division by the real cells (a
-// multiply by the reciprocal where every count of the pair is a power of two: exact).
+// multiply by the reciprocal where every count of the vector is a power of two: exact).
 template <int kCols>
 void PairedRowsAveragePlanes(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
                              const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
@@ -1505,28 +1505,25 @@ void PairedRowsAveragePlanes(const PairedRows& t, const float* const* in, float*
     cell[k] = hn::LoadU(DI(), t.col_cell + k * N);
     real[k] = hn::RebindMask(d, hn::Ne(hn::LoadU(DI(), t.col_real + k * N), hn::Zero(DI())));
   }
-  const auto in_mask = hn::FirstN(d, t.cols_in);
-  const std::size_t pairs = (t.rows_out + 1) / 2, cols_in = t.cols_in;
-  const auto load = [&](const float* plane, std::int32_t row) HWY_ATTR {
-    return row < 0 ? hn::Zero(d) : LoadShortRow(plane + static_cast<std::size_t>(row) * cols_in, cols_in, end, in_mask);
-  };
+  const auto mask_a = hn::FirstN(d, t.lanes_a), mask_b = hn::FirstN(d, t.lanes_b);
   for (std::size_t i = 0; i < planes; ++i) {
     const float* plane = in[i];
     float* o = out[i];
-    PrefetchPlane(plane, t.rows_in * cols_in, prefetch_bytes);
+    PrefetchPlane(plane, t.plane_floats, prefetch_bytes);
     VF probe = hn::Zero(d);
-    const std::int32_t* rows = t.rows;
-    for (std::size_t p = 0; p < pairs; ++p) {
+    const std::int32_t* loads = t.loads;
+    for (std::size_t v = 0; v < t.vectors; ++v) {
       VF sum = hn::Zero(d);
-      for (std::size_t r = 0; r < t.window_rows; ++r, rows += 2) {
-        const VF a = load(plane, rows[0]), b = load(plane, rows[1]);
+      for (std::size_t r = 0; r < t.window_rows; ++r, loads += 2) {
+        const VF a = loads[0] < 0 ? hn::Zero(d) : LoadShortRow(plane + loads[0], t.lanes_a, end, mask_a);
+        const VF b = loads[1] < 0 ? hn::Zero(d) : LoadShortRow(plane + loads[1], t.lanes_b, end, mask_b);
         for (std::size_t k = 0; k < cols; ++k) sum = hn::Add(sum, hn::IfThenElseZero(real[k], LookupPair(a, b, cell[k])));
       }
-      const VF mean = t.reciprocal_exact[p] ? hn::Mul(sum, hn::LoadU(d, t.reciprocal + p * N))
-                                            : hn::Div(sum, hn::LoadU(d, t.count + p * N));
+      const VF mean = t.reciprocal_exact[v] ? hn::Mul(sum, hn::LoadU(d, t.reciprocal + v * N))
+                                            : hn::Div(sum, hn::LoadU(d, t.count + v * N));
       probe = hn::Add(probe, mean);
-      const std::size_t n = (2 * p + 1 < t.rows_out ? 2 : 1) * t.cols_out;
-      hn::BlendedStore(mean, hn::FirstN(d, n), d, o + 2 * p * t.cols_out);
+      const std::size_t first = v * t.outputs_per_vector;
+      hn::BlendedStore(mean, hn::FirstN(d, std::min(t.outputs_per_vector, t.outputs - first)), d, o + first);
     }
     suspect[i] = !AllFinite(probe);
   }

@@ -231,29 +231,37 @@ void forward_planes_short_rows_max(const ShortRows& table, const float* in, std:
 void forward_planes_short_rows_average(const ShortRows& table, const float* in, std::size_t planes, const float* end,
                                        float* out, std::uint8_t* suspect);
 
-// channels_first 2D planes whose rows fit in one vector, pooled with a stride of 2 or more along
-// the cols into output rows of at most half a vector (11x11 2x2/2, 3x3/2): output rows 2p and
-// 2p + 1 share a vector, and window row t of both is one pair of input rows, one per half.
+// channels_first 1D/2D planes pooled with a stride of 2 or more along rows of up to two vectors,
+// one vector of outputs at a time, each window row of it one pair of input vectors whose window
+// cols a two-vector permute picks: rows that fit in one vector into output rows of at most half
+// a vector (11x11 2x2/2, 3x3/2) go two output rows per vector, window row t of both one pair (one
+// input row per half); rows of up to two vectors (26x26) one output row per vector, the pair its
+// row's two vectors.
 inline constexpr std::size_t kPairedRowsMaxWindow = 8;  // window_cols
 struct PairedRows {
-  std::size_t rows_in, cols_in, rows_out, cols_out, window_rows, window_cols;
-  // [p][t][2]: the input row of window row t of output row 2p, then of 2p + 1 (an odd last pair:
-  // 2p's again); -1 where that window row is padding (average only: max takes the window's first
-  // real row there again, which changes nothing).
-  const std::int32_t* rows;
-  // [k][lane]: the lane, in the pair of input rows (first row's lanes, then lanes() + the
-  // second's), of window col k for the output in `lane` (output row 2p's cols, then 2p + 1's);
-  // where col k is padding, the window's first real col.
+  std::size_t plane_floats;        // input floats per plane
+  std::size_t outputs;             // outputs per plane
+  std::size_t vectors;             // vectors of outputs per plane
+  std::size_t outputs_per_vector;  // of every vector but maybe the last
+  std::size_t window_rows, window_cols;
+  std::size_t lanes_a, lanes_b;    // the cells of each input vector of a pair (other lanes load as 0)
+  // [v][t][2]: the plane offsets of window row t's pair of input vectors for output vector v; -1
+  // where that window row is padding (average only: max reads the window's first real row there
+  // again, which changes nothing). The second output row of an odd last pair reads the first's.
+  const std::int32_t* loads;
+  // [k][lane]: the lane, in the pair (lanes of the first vector, then lanes() + those of the
+  // second), of window col k for the output in `lane`; where col k is padding, the window's
+  // first real col.
   const std::int32_t* col_cell;
   const std::int32_t* col_real;          // [k][lane]: -1 where col k is a real cell, else 0
-  const float* count;                    // [p][lane]: real cells of the window (1 past the pair's outputs)
-  const float* reciprocal;               // [p][lane]: 1 / count
-  const std::uint8_t* reciprocal_exact;  // [p]: every count of the pair is a power of two
+  const float* count;                    // [v][lane]: real cells of the window (1 past the vector's outputs)
+  const float* reciprocal;               // [v][lane]: 1 / count
+  const std::uint8_t* reciprocal_exact;  // [v]: every count of the vector is a power of two
 };
-// Planes in[i] (rows_out * cols_out outputs to out[i]), i < planes, each prefetched
-// `prefetch_bytes` ahead (0: none). Max takes the first maximum in row-major window order (along
-// the cols first, then the rows in order); average sums in float in window order and divides
-// once. suspect[i] as for ShortRows. Reads nothing at or past `end`.
+// Planes in[i] (outputs to out[i]), i < planes, each prefetched `prefetch_bytes` ahead (0: none).
+// Max takes the first maximum in row-major window order (along the cols first, then the rows in
+// order); average sums in float in window order and divides once. suspect[i] as for ShortRows.
+// Reads nothing at or past `end`.
 void forward_planes_paired_rows_max(const PairedRows& table, const float* const* in, float* const* out,
                                     std::size_t planes, const float* end, std::size_t prefetch_bytes,
                                     std::uint8_t* suspect);

@@ -401,7 +401,7 @@ TEST(FastKernelsPlanePairs, MatchTheReference) {
     hwy::SetSupportedTargetsForTest(target);
     for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
       for (const std::int64_t rows : {2, 3, 5, 26})
-        for (const std::int64_t cols : {2, 4, 6, 26, 30})
+        for (const std::int64_t cols : {2, 4, 6, 26, 30, 40, 62})  // up to 32: the paired rows first, but for the argmax
           for (const Padding padding : {Padding::kValid, Padding::kSame}) {
             if (padding == Padding::kSame && rows % 2 != 0) continue;  // would pad a row: not this kernel
             const RandomCase c{pool_spec(op, 2, false, {2, 2}, {2, 2}, padding, DataFormat::kChannelsFirst),
@@ -420,7 +420,8 @@ TEST(FastKernelsPlanePairs, MatchTheReference) {
 }
 
 // channels_first max pooled with stride 2 along an even number of cols takes the separable kernels
-// (column maxima over deinterleaved rows, then maxima of rows) when no argmax is asked: forward
+// (column maxima over deinterleaved rows, then maxima of rows) when no argmax is asked (2D rows
+// of up to two vectors take the paired rows first: on 16 lanes the 26 cols here): forward
 // only, so the forward is compared here directly, bit for bit, on every dispatch target. Windows
 // along the cols of 1 to 7 (terms before the row with 'same', after it in both paddings), rows
 // shorter and longer than a vector, pass-1 bands of one and several rows (112 cols: 9 rows per
@@ -770,12 +771,13 @@ struct MemoryStreams {
   std::int64_t saved;
 };
 
-// channels_first 1D/2D planes whose rows fit in one vector, pooled with a stride of 2 or more
-// along the cols into output rows of at most half a vector, take the paired-rows kernels (two
-// output rows per vector, window cols picked from a pair of input rows by two-vector permutes;
-// other targets' lookups and blends); max is probed for NaN, averages redone where a mean is not
-// finite. Cols up to 16 and windows of 1 to 8 cols (the kernels' specialized 2 and 3, and the
-// general loop), strides 2 and 3 along the cols and 1 to 3 along the rows, 'valid' and 'same'
+// channels_first 1D/2D planes pooled with a stride of 2 or more along rows of up to two vectors
+// take the paired-rows kernels (a vector of outputs at a time: two output rows of rows that fit
+// in one vector, else one; window cols picked from a pair of input vectors by two-vector
+// permutes, other targets' lookups and blends); max is probed for NaN, averages redone where a
+// mean is not finite. Cols from 3 to 32 (both kinds of pairs on 16 lanes, and on 8 and 4 the
+// kernels they fall to past two vectors) and windows of 1 to 8 cols (the kernels' specialized 2
+// and 3, and the general loop), strides 2 and 3 along the cols and 1 to 3 along the rows, 'valid' and 'same'
 // (padding rows and cols at both ends), odd and even output rows (an odd last pair), 38 planes
 // (calls of 16 and a remainder) from two and four parts of a thread's run, 1 and 2 threads, every
 // target: random values, zeros of random signs (the first maximum in row-major window order),
@@ -795,7 +797,7 @@ TEST(FastKernelsPairedRows, MatchTheReference) {
     for (const int threads : {1, 2}) {
       ThreadCount thread_count(threads);
       for (const std::int64_t rows : {1, 5, 12})
-        for (const std::int64_t cols : {3, 7, 8, 11, 16})
+        for (const std::int64_t cols : {3, 7, 8, 11, 16, 17, 26, 32})
           for (const Window& w : windows)
             for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
               for (const Padding padding : {Padding::kValid, Padding::kSame}) {

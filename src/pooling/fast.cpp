@@ -1539,14 +1539,8 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
           const float* next = grad_output + share.at(k + 1) * v.out_image;
           for (std::int64_t i = 0; i < v.out_image; i += 16) prefetch_l1(next + i);
         }
-        for (std::int64_t o = 0; o < v.out_image; ++o) {
-          const auto at = static_cast<std::size_t>(o);
-          const float upstream = 0.0f + g[o];  // -0 gives +0, as the reference's 0 + g
-          values[at] = is_max ? upstream : upstream / reverse.count[at];
-          if (is_max) indices[at] = am[o];
-        }
-        simd::backward_plane(reverse.table, values, is_max ? indices : nullptr,
-                             grad_input + p * v.in_image);
+        simd::backward_plane(reverse.table, g, am, is_max ? nullptr : reverse.count.data(),
+                             static_cast<std::size_t>(v.out_image), values, indices, grad_input + p * v.in_image);
       }
     }
     return;

@@ -2320,8 +2320,33 @@ HWY_INLINE bool TwoVectorLookup(const float* table, const std::int32_t* index, V
 #endif
 }
 
-void BackwardPlane(const ReversePlaneTable& t, const float* values, const float* indices, float* grad_in) {
+// The plane's per-output values (max: the upstream gradient, 0 + g; average: its share, (0 + g) /
+// count) and (max) argmax indices as floats: whole vectors, then the rest one by one, with the
+// same bits. Against a scalar loop in the driver, 2 threads, 3 interleaved rounds of poolnet-bench,
+// (128,32,26,26) 2x2/2: average 0.443 -> 0.385 ms, max 0.410 -> 0.387 ms. Assembling each
+// plane in L1 and copying it out (aligned stores) measured 1.3-1.5x slower.
+HWY_INLINE void BackwardPlaneValues(const float* g, const std::uint8_t* argmax, const float* count, std::size_t outputs,
+                                    float* values, float* indices) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  std::size_t o = 0;
+  for (; o + N <= outputs; o += N) {
+    const VF upstream = Upstream(g + o);
+    hn::StoreU(count ? hn::Div(upstream, hn::LoadU(d, count + o)) : upstream, d, values + o);
+    if (argmax) hn::StoreU(LoadArgmax(argmax + o), d, indices + o);
+  }
+  for (; o < outputs; ++o) {
+    const float upstream = 0.0f + g[o];
+    values[o] = count ? upstream / count[o] : upstream;
+    if (argmax) indices[o] = argmax[o];
+  }
+}
+
+void BackwardPlane(const ReversePlaneTable& t, const float* grad_out, const std::uint8_t* argmax, const float* count,
+                   std::size_t outputs, float* values, float* indices, float* grad_in) {
   const CleanUpperOnReturn clean_upper;
+  BackwardPlaneValues(grad_out, argmax, count, outputs, values, indices);
+  if (!argmax) indices = nullptr;
   const DF d;
   const DI di;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
@@ -3307,8 +3332,9 @@ void channels_last_to_planes(const float* in, std::size_t cells, float* first, s
   HWY_DYNAMIC_DISPATCH(ChannelsLastToPlanes)(in, cells, first, plane_stride, stream,
                                              in_channels ? in_channels : lanes());
 }
-void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in) {
-  HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, values, indices, grad_in);
+void backward_plane(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
+                    const float* count, std::size_t outputs, float* values, float* indices, float* grad_in) {
+  HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, grad_out, argmax, count, outputs, values, indices, grad_in);
 }
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);

@@ -331,8 +331,11 @@ struct ReversePlaneTable {
   const std::int32_t* base;
   const std::int32_t* relative;
 };
-// values and indices (per output) must be readable two vectors past the plane's last output.
-void backward_plane(const ReversePlaneTable& table, const float* values, const float* indices, float* grad_in);
+// One plane's backward from its `outputs` upstream gradients grad_out and (max) argmax, or
+// (average, argmax null) the window cell counts `count` per output. values and indices are
+// scratch of `outputs` floats that must be readable two vectors past the end.
+void backward_plane(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
+                    const float* count, std::size_t outputs, float* values, float* indices, float* grad_in);
 
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell
 // index in the unclipped window; `real_rows` the number of real input rows of the window (for the

@@ -368,8 +368,12 @@ HWY_INLINE void max_window3_stride2_block(const ForwardRow* const* rows_of, std:
   for (int p = 0; p < P; ++p)
     for (std::size_t r = first_row; r < rows_of[p]->nrows; ++r)
       for (int j = 0; j < K; ++j) probe[p][j] = hn::Add(probe[p][j], hn::LoadU(d, rows_of[p]->rows[r] + first + j * N));
-  // The last row's first cell needs no probe for the next output row: it starts the chain of
-  // maxima that goes into `top`, where a NaN stays (MaxFirst keeps acc unless v is greater).
+  // The saved row's first cell too, for the next output row: a NaN there stays in `top` (MaxFirst
+  // keeps a NaN acc), and would reach that row's output with its sign, not as the canonical NaN.
+  if (save_bottom) {
+    for (int j = 0; j < K; ++j)
+      bottom_probe[j] = hn::Add(bottom_probe[j], hn::LoadU(d, rows_of[0]->rows[last_row] + first + j * N));
+  }
   for (std::int64_t ow = lo; ow < hi; ++ow) {
     const std::size_t at = static_cast<std::size_t>(2 * ow - pad) * Cs + c;
     const std::size_t o = static_cast<std::size_t>(ow) * Cs + c;

@@ -630,7 +630,9 @@ TEST(FastKernelsWindow3Stride2, MatchTheReference) {
               for (std::int64_t cell = 0; cell < cells; ++cell) {
                 Tensor y = base;
                 for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
-                y[(image * cells + cell) * channels + (cell * 7) % channels] = std::numeric_limits<float>::quiet_NaN();
+                // Negative: a NaN the probes missed would reach the output with its sign (the
+                // chain's saved row once did: the first cell of its inner windows).
+                y[(image * cells + cell) * channels + (cell * 7) % channels] = -std::numeric_limits<float>::quiet_NaN();
                 forward_matches(y, "NaN in image " + std::to_string(image) + " cell " + std::to_string(cell));
                 if (::testing::Test::HasFatalFailure()) return;
               }
@@ -679,7 +681,7 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
               for (std::int64_t cell = 0; cell < cells; cell += every_cell ? 1 : 10) {
                 Tensor y = base;
                 for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
-                y[plane * cells + cell] = std::numeric_limits<float>::quiet_NaN();
+                y[plane * cells + cell] = -std::numeric_limits<float>::quiet_NaN();  // negative: a lost NaN would keep its sign
                 forward_matches(y, "NaN in plane " + std::to_string(plane) + " cell " + std::to_string(cell));
                 if (::testing::Test::HasFatalFailure()) return;
               }
@@ -687,6 +689,36 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
     }
   }
   hwy::SetSupportedTargetsForTest(0);
+}
+
+// The forward of `plan` (channels_first planes of plane_floats cells) against the reference on
+// special inputs: zeros of random signs (the first maximum in window order), -0 only (a mean of
+// +0), +-inf, float sums that overflow (and means that do not), small integers (exact sums: the
+// reference's bits, so a multiply by 1/3 for a divide fails), and a negative NaN at single cells
+// (where a kernel lost track of it, the output would keep its sign), the first and last included.
+void expect_special_planes_match(const PoolPlan& plan, const Shape& shape, std::int64_t plane_floats, std::mt19937& rng) {
+  const float inf = std::numeric_limits<float>::infinity(), big = 3.0e38f;
+  auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
+  Tensor x(shape);
+  for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
+  forward_matches(x, "zeros of random signs");
+  for (float& v : x.values()) v = -0.0f;
+  forward_matches(x, "-0 only");
+  for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
+  forward_matches(x, "inf and -inf");
+  for (float& v : x.values()) v = big;
+  forward_matches(x, "overflowing sums");
+  for (float& v : x.values()) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
+  const Tensor exact = pool_forward(plan, x, PoolBackend::kReference), fast = pool_forward(plan, x, PoolBackend::kFast);
+  for (std::int64_t i = 0; i < exact.size(); ++i)
+    ASSERT_TRUE(same_bits(fast[i], exact[i])) << "integers: output[" << i << "] fast " << fast[i] << " reference " << exact[i];
+  const Tensor base = random_input(shape, rng);
+  for (const std::int64_t at : {std::int64_t{0}, plane_floats + plane_floats / 2, x.size() / 2 + 1, x.size() - 1}) {
+    Tensor y = base;
+    for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
+    y[at] = -std::numeric_limits<float>::quiet_NaN();
+    forward_matches(y, "NaN at " + std::to_string(at));
+  }
 }
 
 // channels_first 1D/2D planes pooled with stride 1 along the cols take the short-rows kernels
@@ -701,7 +733,6 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
 // fails), and a NaN at single cells.
 TEST(FastKernelsStrideOneCols, MatchTheReference) {
   std::mt19937 rng(14142u);
-  const float inf = std::numeric_limits<float>::infinity(), big = 3.0e38f;
   struct Window {
     std::vector<std::int64_t> window, strides;
   };
@@ -732,28 +763,7 @@ TEST(FastKernelsStrideOneCols, MatchTheReference) {
                 }
                 SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
                 ASSERT_TRUE(check_case(c, plan, rng, 70u));
-                auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
-                Tensor x(c.shape);
-                for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
-                forward_matches(x, "zeros of random signs");
-                for (float& v : x.values()) v = -0.0f;
-                forward_matches(x, "-0 only");
-                for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
-                forward_matches(x, "inf and -inf");
-                for (float& v : x.values()) v = big;
-                forward_matches(x, "overflowing sums");
-                // Small integers sum exactly in float: one division gives the reference's bits.
-                for (float& v : x.values()) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
-                const Tensor exact = pool_forward(plan, x, PoolBackend::kReference), fast = pool_forward(plan, x, PoolBackend::kFast);
-                for (std::int64_t i = 0; i < exact.size(); ++i)
-                  ASSERT_TRUE(same_bits(fast[i], exact[i])) << "integers: output[" << i << "] fast " << fast[i] << " reference " << exact[i];
-                const Tensor base = random_input(c.shape, rng);
-                for (const std::int64_t at : {std::int64_t{0}, rows * cols + cols / 2, x.size() / 2 + 1, x.size() - 1}) {
-                  Tensor y = base;
-                  for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
-                  y[at] = std::numeric_limits<float>::quiet_NaN();
-                  forward_matches(y, "NaN at " + std::to_string(at));
-                }
+                expect_special_planes_match(plan, c.shape, rows * cols, rng);
                 if (::testing::Test::HasFatalFailure()) return;
               }
     }
@@ -785,7 +795,6 @@ struct MemoryStreams {
 // and a NaN at single cells, the input's last cell included.
 TEST(FastKernelsPairedRows, MatchTheReference) {
   std::mt19937 rng(16180u);
-  const float inf = std::numeric_limits<float>::infinity(), big = 3.0e38f;
   struct Window {
     std::vector<std::int64_t> window, strides;
   };
@@ -817,28 +826,7 @@ TEST(FastKernelsPairedRows, MatchTheReference) {
                 SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " +
                              std::to_string(threads) + " memory streams " + std::to_string(memory_streams));
                 ASSERT_TRUE(check_case(c, plan, rng, 70u));
-                auto forward_matches = [&](const Tensor& x, const std::string& input) { expect_forward_matches(plan, x, input); };
-                Tensor x(c.shape);
-                for (float& v : x.values()) v = rng() % 2 ? -0.0f : 0.0f;
-                forward_matches(x, "zeros of random signs");
-                for (float& v : x.values()) v = -0.0f;
-                forward_matches(x, "-0 only");
-                for (std::int64_t i = 0; i < x.size(); ++i) x[i] = i % 7 == 3 ? inf : (i % 7 == 5 ? -inf : 1.0f);
-                forward_matches(x, "inf and -inf");
-                for (float& v : x.values()) v = big;
-                forward_matches(x, "overflowing sums");
-                // Small integers sum exactly in float: one division gives the reference's bits.
-                for (float& v : x.values()) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
-                const Tensor exact = pool_forward(plan, x, PoolBackend::kReference), fast = pool_forward(plan, x, PoolBackend::kFast);
-                for (std::int64_t i = 0; i < exact.size(); ++i)
-                  ASSERT_TRUE(same_bits(fast[i], exact[i])) << "integers: output[" << i << "] fast " << fast[i] << " reference " << exact[i];
-                const Tensor base = random_input(c.shape, rng);
-                for (const std::int64_t at : {std::int64_t{0}, rows * cols + cols / 2, x.size() / 2 + 1, x.size() - 1}) {
-                  Tensor y = base;
-                  for (float& v : y.values()) v = std::isnan(v) ? 1.0f : v;
-                  y[at] = -std::numeric_limits<float>::quiet_NaN();
-                  forward_matches(y, "NaN at " + std::to_string(at));
-                }
+                expect_special_planes_match(plan, c.shape, rows * cols, rng);
                 if (::testing::Test::HasFatalFailure()) return;
               }
     }
@@ -1012,7 +1000,7 @@ TEST(FastKernelsGlobal, StreamsKeepTheFirstMaximumNaNAndTheAverage) {
           const std::string cell = " at cell " + std::to_string(s);
           for (float& v : x.values()) v = -1.0f;
           for (std::int64_t c = 0; c < channels; ++c) x[at(0, s, c)] = 5.0f;
-          for (std::int64_t c = 0; c < channels; c += 2) x[at(1, s, c)] = std::numeric_limits<float>::quiet_NaN();
+          for (std::int64_t c = 0; c < channels; c += 2) x[at(1, s, c)] = -std::numeric_limits<float>::quiet_NaN();
           expect_forward_matches(max_plan, x, "the only maximum or NaN" + cell);
           for (std::int64_t b = 0; b < 2; ++b)
             for (std::int64_t c = 0; c < channels; ++c)

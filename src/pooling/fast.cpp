@@ -1043,11 +1043,13 @@ std::int64_t paired_rows_per_vector(const PoolPlan& plan, const View& v, const s
   const AxisGeometry& D = v.axes[0];
   const AxisGeometry& W = v.axes[2];
   const auto N = static_cast<std::int64_t>(lanes);
+  // (The table's plane offsets are int32.)
   const bool applies = !argmax && v.channels == 1 && D.in == 1 && D.window == 1 && W.stride >= 2 && lanes > 1 &&
                        W.window <= static_cast<std::int64_t>(simd::kPairedRowsMaxWindow) &&
+                       v.in_image < (std::int64_t{1} << 31) &&
                        (plan.spec.op == PoolOp::kMax || plan.spec.op == PoolOp::kAverage);
   if (!applies) return 0;
-  if (W.in <= N && 2 * W.out <= N) return 2;
+  if (W.in <= N) return 2 * W.out <= N ? 2 : 0;  // always 2 with a stride of 2 or more
   return W.in <= 2 * N && W.out <= N ? 1 : 0;
 }
 

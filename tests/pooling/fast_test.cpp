@@ -691,6 +691,17 @@ TEST(FastKernelsWindow3Planes, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// channels_first planes of rows x cols (2 images of 19 planes), pooled with a 2D window and strides
+// (rows, cols); one row is 1D, with the cols' window and stride alone.
+RandomCase plane_case(PoolOp op, std::int64_t rows, std::int64_t cols, const std::vector<std::int64_t>& window,
+                      const std::vector<std::int64_t>& strides, Padding padding) {
+  const bool flat = rows == 1;
+  const std::vector<std::int64_t> spatial = flat ? std::vector<std::int64_t>{cols} : std::vector<std::int64_t>{rows, cols};
+  return RandomCase{pool_spec(op, flat ? 1 : 2, false, flat ? std::vector<std::int64_t>{window[1]} : window,
+                              flat ? std::vector<std::int64_t>{strides[1]} : strides, padding, DataFormat::kChannelsFirst),
+                    make_shape(2, spatial, 19, DataFormat::kChannelsFirst)};
+}
+
 // The forward of `plan` (channels_first planes of plane_floats cells) against the reference on
 // special inputs: zeros of random signs (the first maximum in window order), -0 only (a mean of
 // +0), +-inf, float sums that overflow (and means that do not), small integers (exact sums: the
@@ -748,13 +759,7 @@ TEST(FastKernelsStrideOneCols, MatchTheReference) {
           for (const Window& w : windows)
             for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
               for (const Padding padding : {Padding::kValid, Padding::kSame}) {
-                const bool flat = rows == 1;  // 1D: the window's cols alone
-                const std::vector<std::int64_t> spatial = flat ? std::vector<std::int64_t>{cols}
-                                                               : std::vector<std::int64_t>{rows, cols};
-                const std::vector<std::int64_t> window = flat ? std::vector<std::int64_t>{w.window[1]} : w.window;
-                const std::vector<std::int64_t> strides = flat ? std::vector<std::int64_t>{1} : w.strides;
-                const RandomCase c{pool_spec(op, flat ? 1 : 2, false, window, strides, padding, DataFormat::kChannelsFirst),
-                                   make_shape(2, spatial, 19, DataFormat::kChannelsFirst)};
+                const RandomCase c = plane_case(op, rows, cols, w.window, w.strides, padding);
                 PoolPlan plan;
                 try {
                   plan = plan_pooling(c.spec, c.shape);
@@ -810,13 +815,7 @@ TEST(FastKernelsPairedRows, MatchTheReference) {
           for (const Window& w : windows)
             for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage})
               for (const Padding padding : {Padding::kValid, Padding::kSame}) {
-                const bool flat = rows == 1;  // 1D: the window's cols alone
-                const std::vector<std::int64_t> spatial = flat ? std::vector<std::int64_t>{cols}
-                                                               : std::vector<std::int64_t>{rows, cols};
-                const std::vector<std::int64_t> window = flat ? std::vector<std::int64_t>{w.window[1]} : w.window;
-                const std::vector<std::int64_t> strides = flat ? std::vector<std::int64_t>{w.strides[1]} : w.strides;
-                const RandomCase c{pool_spec(op, flat ? 1 : 2, false, window, strides, padding, DataFormat::kChannelsFirst),
-                                   make_shape(2, spatial, 19, DataFormat::kChannelsFirst)};
+                const RandomCase c = plane_case(op, rows, cols, w.window, w.strides, padding);
                 PoolPlan plan;
                 try {
                   plan = plan_pooling(c.spec, c.shape);

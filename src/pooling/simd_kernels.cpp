@@ -3025,16 +3025,17 @@ HWY_INLINE VF ReduceAcross(VF* v, const Op& op) {
   return v[0];
 }
 
+constexpr std::uintptr_t kGroupPrefetchBytes = 4096;
+
 // The global max of N slices of `cells` floats (N <= cells <= kAcrossMaxVectors N) at each of
 // first[0..kStreams), into out[q][0..N): slice s of every group in turn, so that kStreams streams
 // are read at once (whole groups one after the other kept one stream busy at a time:
 // (256,64,11,11) 0.194 -> 0.145 ms), every line prefetched kGroupPrefetchBytes ahead (0.145 ->
-// 0.130 ms; 2 and 8 KiB measured slower in a loop). The lane-wise maxima take each slice's whole vectors and its last N
-// cells (some read twice: harmless for a max) in any order, so only the sign of a zero maximum
-// can differ from the reference's first maximum: fixed from the slice's first zero. NaN, which
-// MAXPS does not carry, shows in a probe (the sum of every vector read); a group with one is
-// redone slice by slice (GlobalMaxOf).
-constexpr std::uintptr_t kGroupPrefetchBytes = 4096;
+// 0.130 ms; 2 and 8 KiB measured slower in a loop). The lane-wise maxima take each slice's whole
+// vectors and its last N cells (some read twice: harmless for a max) in any order, so only the
+// sign of a zero maximum can differ from the reference's first maximum: fixed from the slice's
+// first zero. NaN, which MAXPS does not carry, shows in a probe (the sum of every vector read); a
+// group with one is redone slice by slice (GlobalMaxOf).
 template <std::size_t kStreams>
 HWY_INLINE void GlobalMaxAcross(const float* const* first, std::size_t cells, float* const* out) {
   const DF d;

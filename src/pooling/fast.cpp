@@ -202,8 +202,9 @@ struct PlaneTableStorage {
 // For non-overlapping windows on a channels_first plane: per input cell, the output whose window
 // holds it (or none) and its index in that window (simd::ReversePlaneTable).
 struct ReverseTableStorage {
-  std::vector<std::int32_t> output, real, base, relative;
+  std::vector<std::int32_t> output, real, base, relative, code;
   std::vector<float> cell, count;
+  bool every_vector_has_base = false;
   simd::ReversePlaneTable table{};
 
   void rebuild(const View& v, std::size_t lanes) {
@@ -215,6 +216,7 @@ struct ReverseTableStorage {
     output.assign(padded, 0);
     real.assign(padded, 0);
     cell.assign(padded, 0.0f);
+    code.assign(padded, -1);
     count.assign(static_cast<std::size_t>(v.out_image), 1.0f);
     std::size_t o = 0;
     for (std::int64_t od = 0; od < D.out; ++od)
@@ -231,13 +233,15 @@ struct ReverseTableStorage {
                 const auto i = static_cast<std::size_t>((d * H.in + h) * W.in + w);
                 output[i] = static_cast<std::int32_t>(o);
                 real[i] = -1;
-                cell[i] = static_cast<float>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
+                code[i] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
+                cell[i] = static_cast<float>(code[i]);
               }
         }
     // Per vector of inputs: the outputs it takes from, when they lie within 2 vectors (a
     // two-vector permute instead of a gather: small planes, windows up to a vector wide).
     base.assign(padded / lanes, -1);
     relative.assign(padded, 0);
+    std::int32_t furthest = 0;
     for (std::size_t b = 0; b < padded / lanes; ++b) {
       std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = -1;
       for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i)
@@ -248,9 +252,13 @@ struct ReverseTableStorage {
       if (hi < 0) lo = hi = 0;
       if (hi - lo >= static_cast<std::int32_t>(2 * lanes)) continue;
       base[b] = lo;
+      furthest = std::max(furthest, lo);
       for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i) relative[i] = real[i] ? output[i] - lo : 0;
     }
-    table = {inputs, output.data(), real.data(), cell.data(), base.data(), relative.data()};
+    every_vector_has_base = std::find(base.begin(), base.end(), -1) == base.end();
+    table = {inputs,      output.data(), real.data(),
+             cell.data(), base.data(),   relative.data(),
+             code.data(), static_cast<std::size_t>(furthest) + 2 * lanes};
   }
 };
 
@@ -1529,16 +1537,35 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
     {
       float* values = thread_scratch<float, 0>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
       float* indices = thread_scratch<float, 1>(static_cast<std::size_t>(v.out_image) + 2 * lanes);
-      // Planes from the four quarters of the run in turn (task_share): 2 threads, 4 interleaved
-      // rounds, (256,64,11,11) max 0.62 -> 0.52 ms, average 0.57 -> 0.48 ms; (128,32,26,26)
-      // average 0.91 -> 0.84 ms.
+      // Planes from the four quarters (halves on AMD) of the run in turn (task_share): 2 threads,
+      // 4 interleaved rounds, (256,64,11,11) max 0.62 -> 0.52 ms, average 0.57 -> 0.48 ms;
+      // (128,32,26,26) average 0.91 -> 0.84 ms.
       const TaskShare share = task_share(v.images, quartered(v));
-      for (std::int64_t k = 0; k < share.count; ++k) {
-        const std::int64_t p = share.at(k);
+      // Max straight from the upstream gradient and argmax (simd::backward_planes_max_direct),
+      // the thread's planes in order, all but the last one or two of the tensor, whose permutes
+      // would read past its end. Against the per-plane pass below, 2 threads, 3 interleaved
+      // rounds of poolnet-bench: (256,64,11,11) 0.306 -> 0.188 ms, (128,32,26,26) 0.355 ->
+      // 0.206 ms (one plane per call in task_share's order: 0.203 and 0.376 ms; chunks of 1 or 8
+      // planes from the two halves in turn: no faster). The average measured slower so
+      // ((256,64,11,11) 0.24 -> 0.29 ms, the same on 26x26), and stays on the per-plane pass.
+      std::int64_t direct = 0;
+      if (is_max && reverse.every_vector_has_base) {
+        const auto reach = static_cast<std::int64_t>(reverse.table.reach);
+        direct = std::clamp<std::int64_t>((v.images * v.out_image - reach) / v.out_image + 1 - share.first, 0,
+                                          share.count);
+        if (!simd::backward_planes_max_direct(reverse.table, grad_output + share.first * v.out_image,
+                                              argmax + share.first * v.out_image,
+                                              static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(direct),
+                                              grad_input + share.first * v.in_image))
+          direct = 0;
+      }
+      auto plane_at = [&](std::int64_t k) { return direct > 0 ? share.first + k : share.at(k); };
+      for (std::int64_t k = direct; k < share.count; ++k) {
+        const std::int64_t p = plane_at(k);
         const float* g = grad_output + p * v.out_image;
         const std::uint8_t* am = is_max ? argmax + p * v.out_image : nullptr;
         if (k + 1 < share.count) {
-          const float* next = grad_output + share.at(k + 1) * v.out_image;
+          const float* next = grad_output + plane_at(k + 1) * v.out_image;
           for (std::int64_t i = 0; i < v.out_image; i += 16) prefetch_l1(next + i);
         }
         simd::backward_plane(reverse.table, g, am, is_max ? nullptr : reverse.count.data(),

@@ -330,12 +330,22 @@ struct ReversePlaneTable {
   // vectors of outputs (else -1); [input]: that output relative to it.
   const std::int32_t* base;
   const std::int32_t* relative;
+  // [input]: its index in that window as an integer, -1 when no window holds it; the furthest a
+  // vector's permutes read past the plane's first output (the largest base + 2 lanes).
+  const std::int32_t* code;
+  std::size_t reach;
 };
 // One plane's backward from its `outputs` upstream gradients grad_out and (max) argmax, or
 // (average, argmax null) the window cell counts `count` per output. values and indices are
 // scratch of `outputs` floats that must be readable two vectors past the end.
 void backward_plane(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
                     const float* count, std::size_t outputs, float* values, float* indices, float* grad_in);
+// Max backward of `planes` consecutive planes of `outputs` outputs straight from grad_out and
+// argmax, for tables whose every vector of inputs has a base: reads up to table.reach floats and
+// bytes from each plane's first output on. False (nothing written) where the target has no
+// two-vector permute.
+bool backward_planes_max_direct(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
+                                std::size_t outputs, std::size_t planes, float* grad_in);
 
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell
 // index in the unclipped window; `real_rows` the number of real input rows of the window (for the

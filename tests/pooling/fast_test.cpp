@@ -833,6 +833,65 @@ TEST(FastKernelsPairedRows, MatchTheReference) {
   hwy::SetSupportedTargetsForTest(0);
 }
 
+// The max backward of small channels_first planes with windows that do not overlap goes straight
+// from the upstream gradient and argmax (simd::backward_planes_max_direct) for all planes but the
+// last one or two of the tensor, whose permutes would read past its end (the per-plane pass).
+// Bit for bit against the reference (each input cell takes 0 + g from at most one output): 1D,
+// 2D and 3D planes of less than one to 43 vectors, 'same' edges, gaps between windows, windows
+// taller than wide (a vector of inputs takes from outputs up to two vectors apart), plane
+// counts that leave one or two to the per-plane pass and split unevenly between threads (1 and
+// 3 planes: none direct); upstream -0 (gives +0), negative NaN, +-inf; ties and NaN in the input
+// (the first maximum); from the training forward's argmax and from the input; 1 and 2 threads,
+// every target.
+TEST(FastKernelsSmallPlanes, MaxBackwardFromTheArgmaxHasTheReferenceBits) {
+  std::mt19937 rng(27182u);
+  struct Case {
+    std::vector<std::int64_t> spatial, window, strides;
+    Padding padding;
+  };
+  const Case cases[] = {{{11, 11}, {2, 2}, {2, 2}, Padding::kValid},  {{26, 26}, {2, 2}, {2, 2}, Padding::kValid},
+                        {{7, 7}, {3, 3}, {3, 3}, Padding::kSame},     {{5, 9}, {2, 3}, {2, 3}, Padding::kSame},
+                        {{13, 13}, {1, 2}, {3, 2}, Padding::kValid},  {{4, 4}, {2, 2}, {2, 2}, Padding::kValid},
+                        {{3, 5}, {2, 2}, {2, 2}, Padding::kSame},     {{4, 5, 6}, {2, 2, 2}, {2, 2, 2}, Padding::kSame},
+                        {{9, 3, 4}, {1, 3, 2}, {2, 3, 2}, Padding::kValid}, {{30}, {2}, {2}, Padding::kValid},
+                        {{11}, {3}, {3}, Padding::kSame},
+                        // Windows taller than wide: a vector's outputs up to 2 vectors apart.
+                        {{6, 20}, {2, 1}, {2, 1}, Padding::kValid},   {{5, 28}, {3, 2}, {3, 2}, Padding::kSame}};
+  const float specials[] = {-0.0f, -std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 1e-45f};
+  for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    for (const int threads : {1, 2}) {
+      ThreadCount thread_count(threads);
+      for (const Case& k : cases)
+        for (const std::int64_t planes : {1, 3, 4, 37}) {
+          const auto rank = static_cast<int>(k.spatial.size());
+          const Shape shape = make_shape(1, k.spatial, planes, DataFormat::kChannelsFirst);
+          const PoolPlan plan = plan_pooling(
+              pool_spec(PoolOp::kMax, rank, false, k.window, k.strides, k.padding, DataFormat::kChannelsFirst), shape);
+          SCOPED_TRACE(shape.to_string() + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads));
+          const Tensor x = random_input(shape, rng);
+          Tensor upstream = testing::random_tensor(plan.output_shape, static_cast<std::uint32_t>(rng()));
+          for (float& v : upstream.values())
+            if (rng() % 4 == 0) v = specials[rng() % std::size(specials)];
+          const Tensor ref = pool_backward(plan, x, upstream, PoolBackend::kReference);
+          std::vector<std::uint8_t> argmax(static_cast<std::size_t>(plan.output_shape.elements()));
+          Tensor y(plan.output_shape), from_argmax(shape);
+          pool_forward_argmax(plan, x.data(), y.data(), argmax.data(), PoolBackend::kFast);
+          pool_backward_argmax(plan, argmax.data(), upstream.data(), from_argmax.data(), PoolBackend::kFast);
+          const Tensor from_input = pool_backward(plan, x, upstream, PoolBackend::kFast);
+          for (std::int64_t i = 0; i < ref.size(); ++i) {
+            ASSERT_TRUE(same_bits(from_argmax[i], ref[i]))
+                << "from the argmax: grad_input[" << i << "] fast " << from_argmax[i] << " reference " << ref[i];
+            ASSERT_TRUE(same_bits(from_input[i], ref[i]))
+                << "from the input: grad_input[" << i << "] fast " << from_input[i] << " reference " << ref[i];
+          }
+        }
+    }
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
 // channels_first global pooling reduces a thread's run of slices in one call: with four memory
 // streams small slices four at a time from the quarters of the run, with two every slice (one
 // stream each) two at a time from its halves; slices of one to eight vectors go in groups of a

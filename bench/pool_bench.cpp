@@ -155,6 +155,7 @@ struct Config {
   Padding padding = Padding::kValid;
   DataFormat format = DataFormat::kChannelsLast;
   bool backward = false;
+  bool training = false;  // forward: the training pass, saving the argmax (oneDNN: its workspace)
 };
 
 struct Row {
@@ -305,7 +306,30 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
   std::vector<std::vector<std::uint8_t>> argmaxes;
   std::vector<float> outputs_scratch(c.backward ? out_n : 0);
 
-  if (!c.backward) {
+  if (c.training) {
+    // Both training passes: ours saves the argmax (1 byte per output for windows of up to 255
+    // cells), oneDNN's its workspace. GB/s counts ours: input, output and argmax once.
+    outputs = make_buffers(rot, out_n, false, 0);
+    const dnnl::pooling_forward::desc tr_d(dnnl::prop_kind::forward_training, alg, src_md, dst_md, strides,
+                                           kernel, pad_l, pad_r);
+    const dnnl::pooling_forward::primitive_desc tr_pd(tr_d, eng);
+    auto tr_prim = std::make_shared<dnnl::pooling_forward>(tr_pd);
+    for (std::size_t i = 0; i < rot; ++i) {
+      src_mem.emplace_back(src_md, eng, inputs[i].data());
+      dst_mem.emplace_back(dst_md, eng, outputs[i].data());
+      ws_mem.emplace_back(tr_pd.workspace_desc(), eng);
+      argmaxes.emplace_back(out_n * poolnet::argmax_bytes(plan));
+    }
+    m.bytes = static_cast<double>((in_n + out_n) * sizeof(float) + out_n * poolnet::argmax_bytes(plan));
+    run_poolnet = [&](std::size_t i) {
+      poolnet::pool_forward_argmax(plan, inputs[i].data(), outputs[i].data(), argmaxes[i].data(),
+                                   poolnet::PoolBackend::kAuto);
+    };
+    run_onednn = [&, tr_prim](std::size_t i) {
+      tr_prim->execute(strm, {{DNNL_ARG_SRC, src_mem[i]}, {DNNL_ARG_DST, dst_mem[i]}, {DNNL_ARG_WORKSPACE, ws_mem[i]}});
+      strm.wait();
+    };
+  } else if (!c.backward) {
     outputs = make_buffers(rot, out_n, false, 0);
     for (std::size_t i = 0; i < rot; ++i) {
       src_mem.emplace_back(src_md, eng, inputs[i].data());
@@ -496,12 +520,16 @@ std::vector<Config> default_configs(bool quick) {
       const char* op;
       std::int64_t pool, stride;
       Padding pad;
-      bool backward;
+      bool backward, training;
     };
-    const OpDef ops[] = {{"max", 2, 2, Padding::kValid, false},   {"max", 3, 2, Padding::kSame, false},
-                         {"avg", 2, 2, Padding::kValid, false},   {"global_max", 1, 1, Padding::kValid, false},
-                         {"global_avg", 1, 1, Padding::kValid, false}, {"max", 2, 2, Padding::kValid, true},
-                         {"avg", 2, 2, Padding::kValid, true}};
+    const OpDef ops[] = {{"max", 2, 2, Padding::kValid, false, false},
+                         {"max", 3, 2, Padding::kSame, false, false},
+                         {"avg", 2, 2, Padding::kValid, false, false},
+                         {"global_max", 1, 1, Padding::kValid, false, false},
+                         {"global_avg", 1, 1, Padding::kValid, false, false},
+                         {"max", 2, 2, Padding::kValid, false, true},  // the training forward (argmax)
+                         {"max", 2, 2, Padding::kValid, true, false},
+                         {"avg", 2, 2, Padding::kValid, true, false}};
     for (const OpDef& o : ops) {
       for (DataFormat f : {DataFormat::kChannelsLast, DataFormat::kChannelsFirst}) {
         Config c;
@@ -513,6 +541,7 @@ std::vector<Config> default_configs(bool quick) {
         c.padding = o.pad;
         c.format = f;
         c.backward = o.backward;
+        c.training = o.training;
         out.push_back(c);
       }
     }
@@ -561,8 +590,9 @@ int main(int argc, char** argv) {
   app.add_option("--strides", strides_text, "Single-row mode: strides (default: the window)");
   app.add_option("--padding", padding_text, "Single-row mode: valid|same");
   app.add_option("--data-format", format_text, "Single-row mode: channels_last|channels_first");
-  app.add_option("--direction", direction, "Single-row mode: forward|backward")
-      ->check(CLI::IsMember({"forward", "backward"}));
+  app.add_option("--direction", direction,
+                 "Single-row mode: forward|forward_training (max: saving the argmax)|backward")
+      ->check(CLI::IsMember({"forward", "forward_training", "backward"}));
   op_opt->excludes(quick_opt);
   try {
     app.parse(argc, argv);
@@ -607,6 +637,9 @@ int main(int argc, char** argv) {
       c.padding = poolnet::parse_padding(padding_text);
       c.format = poolnet::parse_data_format(format_text);
       c.backward = direction == "backward";
+      c.training = direction == "forward_training";
+      if (c.training && (c.op_name != "max"))
+        throw poolnet::ArgumentError("--direction forward_training needs --op max (windowed max pooling saves an argmax)");
       (void)poolnet::plan_pooling(make_spec(c), poolnet::Shape(layout_shape(c)), "poolnet-bench");
       configs.push_back(c);
     } else {
@@ -639,7 +672,7 @@ int main(int argc, char** argv) {
       base.op = op_label(c);
       base.shape = shape_label(c);
       base.data_format = std::string(poolnet::to_string(c.format));
-      base.direction = c.backward ? "backward" : "forward";
+      base.direction = c.backward ? "backward" : c.training ? "forward_training" : "forward";
       base.threads = threads;
       if (!m.mismatch.empty()) {
         Row w = base;

@@ -1052,7 +1052,8 @@ std::int64_t paired_rows_per_vector(const PoolPlan& plan, const View& v, const s
   const AxisGeometry& W = v.axes[2];
   const auto N = static_cast<std::int64_t>(lanes);
   // (The table's plane offsets are int32.)
-  const bool applies = !argmax && v.channels == 1 && D.in == 1 && D.window == 1 && W.stride >= 2 && lanes > 1 &&
+  const bool applies = (!argmax || plan.spec.op == PoolOp::kMax) && v.channels == 1 && D.in == 1 && D.window == 1 &&
+                       W.stride >= 2 && lanes > 1 &&
                        W.window <= static_cast<std::int64_t>(simd::kPairedRowsMaxWindow) &&
                        v.in_image < (std::int64_t{1} << 31) &&
                        (plan.spec.op == PoolOp::kMax || plan.spec.op == PoolOp::kAverage);
@@ -1063,7 +1064,7 @@ std::int64_t paired_rows_per_vector(const PoolPlan& plan, const View& v, const s
 
 // simd::PairedRows for a plan, in storage that only grows.
 struct PairedRowsStorage {
-  std::vector<std::int32_t> loads, col_cell, col_real;
+  std::vector<std::int32_t> loads, col_cell, col_real, row_real;
   std::vector<float> count, reciprocal;
   std::vector<std::uint8_t> reciprocal_exact;
   simd::PairedRows table{};
@@ -1075,12 +1076,17 @@ struct PairedRowsStorage {
     const auto N = static_cast<std::int64_t>(lanes);
     const bool paired = rows_per_vector == 2;  // else one row's two vectors
     loads.assign(static_cast<std::size_t>(vectors * H.window * 2), -1);
+    row_real.assign(static_cast<std::size_t>(vectors * H.window * N), 0);
     for (std::int64_t p = 0; p < vectors; ++p)
       for (std::int64_t half = 0; half < 2; ++half) {
         const std::int64_t oh = paired ? (2 * p + half < H.out ? 2 * p + half : 2 * p) : p;
         for (std::int64_t t = 0; t < H.window; ++t) {
           const std::int64_t h = oh * H.stride - H.pad_before + t;
           const bool is_real = h >= 0 && h < H.in;
+          // The lanes of this half's outputs (paired), or all of the row's.
+          const std::int64_t lane_begin = paired ? half * cols_out : 0, lane_end = paired ? (half + 1) * cols_out : N;
+          for (std::int64_t j = lane_begin; j < lane_end && is_real; ++j)
+            row_real[static_cast<std::size_t>((p * H.window + t) * N + j)] = -1;
           const std::int64_t row = is_real ? h : is_max ? H.window_begin(oh) : -1;
           loads[static_cast<std::size_t>((p * H.window + t) * 2 + half)] =
               static_cast<std::int32_t>(row < 0 ? -1 : row * W.in + (paired ? 0 : half * N));
@@ -1114,12 +1120,12 @@ struct PairedRowsStorage {
     table = {static_cast<std::size_t>(v.in_image), static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(vectors),
              static_cast<std::size_t>(rows_per_vector * cols_out), static_cast<std::size_t>(H.window),
              static_cast<std::size_t>(W.window), lanes_a, lanes_b, loads.data(), col_cell.data(), col_real.data(),
-             count.data(), reciprocal.data(), reciprocal_exact.data()};
+             row_real.data(), count.data(), reciprocal.data(), reciprocal_exact.data()};
   }
 };
 
 void paired_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes, std::int64_t rows_per_vector,
-                         const float* input, float* output) {
+                         const float* input, float* output, std::uint8_t* argmax) {
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::int64_t rows_out = v.axes[1].out, cols_out = v.axes[2].out;
   const float* input_end = input + v.images * v.in_image;
@@ -1131,6 +1137,7 @@ void paired_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
     const TaskShare share = task_share(v.images, true);
     const float* in[kPairedRowsPlanesPerCall];
     float* out[kPairedRowsPlanesPerCall];
+    std::uint8_t* out_argmax[kPairedRowsPlanesPerCall];
     std::uint8_t suspect[kPairedRowsPlanesPerCall];
     for (std::int64_t k = 0; k < share.count; k += kPairedRowsPlanesPerCall) {
       const std::int64_t planes = std::min(kPairedRowsPlanesPerCall, share.count - k);
@@ -1138,18 +1145,22 @@ void paired_rows_forward(const PoolPlan& plan, const View& v, std::size_t lanes,
         const std::int64_t p = share.at(k + i);
         in[i] = input + p * v.in_image;
         out[i] = output + p * v.out_image;
+        out_argmax[i] = argmax ? argmax + p * v.out_image : nullptr;
       }
       const auto n = static_cast<std::size_t>(planes);
       if (is_max) {
-        simd::forward_planes_paired_rows_max(storage.table, in, out, n, input_end, kPairedRowsPrefetchBytes, suspect);
+        simd::forward_planes_paired_rows_max(storage.table, in, out, argmax ? out_argmax : nullptr, n, input_end,
+                                             kPairedRowsPrefetchBytes, suspect);
       } else {
         simd::forward_planes_paired_rows_average(storage.table, in, out, n, input_end, kPairedRowsPrefetchBytes, suspect);
       }
       for (std::int64_t i = 0; i < planes; ++i) {
         const std::int64_t p = share.at(k + i);
-        for (std::int64_t r = 0; r < rows_out && suspect[i]; ++r)
-          forward_output_row(v, is_max, input, p * rows_out + r, output + (p * rows_out + r) * cols_out, nullptr, false,
+        for (std::int64_t r = 0; r < rows_out && suspect[i]; ++r) {
+          const std::int64_t at = (p * rows_out + r) * cols_out;
+          forward_output_row(v, is_max, input, p * rows_out + r, output + at, argmax ? argmax + at : nullptr, false,
                              window.ptrs(), window.ids());
+        }
       }
     }
   }
@@ -1160,7 +1171,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   const bool is_max = plan.spec.op == PoolOp::kMax;
   const std::size_t lanes = simd::lanes();
   if (const std::int64_t rows_per_vector = paired_rows_per_vector(plan, v, argmax, lanes); rows_per_vector > 0) {
-    paired_rows_forward(plan, v, lanes, rows_per_vector, input, output);
+    paired_rows_forward(plan, v, lanes, rows_per_vector, input, output, argmax);
     return;
   }
   if (plane_pairs_apply(v, lanes)) {

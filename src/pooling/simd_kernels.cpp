@@ -1461,15 +1461,25 @@ HWY_INLINE void PrefetchPlane(const float* plane, std::size_t floats, std::size_
 
 // Max: per pair of input vectors, the window's cols in order (ties keep the earlier col), then
 // the rows in order (ties keep the earlier row); NaN only detected, by a probe (the sum of the
-// rows).
+// rows). The argmax, where asked: the first real cell in window order equal to the maximum
+// (cells before the first maximum are smaller; -0 == +0), from the window rows loaded again.
+// The training forward against the transposed bands it went through before, 2 threads, 3
+// interleaved rounds: (256,64,11,11) 2x2/2 0.452 -> 0.346 ms, 3x3/2 'same' 0.609 -> 0.390 ms;
+// (128,32,26,26) 2x2/2 0.406 -> 0.345 ms (against the plane pairs).
 template <int kCols>
-void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
-                         const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
+void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* const* out, std::uint8_t* const* argmax,
+                         std::size_t planes, const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
   const DF d;
+  const DI di;
+  const D8 d8;
   const std::size_t N = hn::Lanes(d);
   const std::size_t cols = kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
   IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow];
-  for (std::size_t k = 0; k < cols; ++k) cell[k] = hn::LoadU(DI(), t.col_cell + k * N);
+  hn::Mask<DI> col_real[kCols > 0 ? kCols : kPairedRowsMaxWindow];
+  for (std::size_t k = 0; k < cols; ++k) {
+    cell[k] = hn::LoadU(di, t.col_cell + k * N);
+    col_real[k] = hn::Ne(hn::LoadU(di, t.col_real + k * N), hn::Zero(di));
+  }
   const auto mask_a = hn::FirstN(d, t.lanes_a), mask_b = hn::FirstN(d, t.lanes_b);
   for (std::size_t i = 0; i < planes; ++i) {
     const float* plane = in[i];
@@ -1488,8 +1498,30 @@ void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* con
         for (std::size_t k = 1; k < cols; ++k) h = MaxFirst(LookupPair(a, b, cell[k]), h);
         acc = r == 0 ? h : MaxFirst(h, acc);
       }
-      const std::size_t first = v * t.outputs_per_vector;
-      hn::BlendedStore(acc, hn::FirstN(d, std::min(t.outputs_per_vector, t.outputs - first)), d, o + first);
+      const std::size_t first = v * t.outputs_per_vector, count = std::min(t.outputs_per_vector, t.outputs - first);
+      hn::BlendedStore(acc, hn::FirstN(d, count), d, o + first);
+      if (argmax) {
+        IV idx = hn::Zero(di);
+        const std::int32_t* row_loads = loads - 2 * t.window_rows;
+        for (std::size_t r = t.window_rows; r-- > 0;) {
+          const VF a = LoadShortRow(plane + row_loads[2 * r], t.lanes_a, end, mask_a);
+          const VF b = LoadShortRow(plane + row_loads[2 * r + 1], t.lanes_b, end, mask_b);
+          const auto row_real = hn::Ne(hn::LoadU(di, t.row_real + (v * t.window_rows + r) * N), hn::Zero(di));
+          for (std::size_t k = cols; k-- > 0;) {
+            const auto at = hn::And(hn::RebindMask(di, hn::Eq(LookupPair(a, b, cell[k]), acc)),
+                                    hn::And(row_real, col_real[k]));
+            idx = hn::IfThenElse(at, hn::Set(di, static_cast<std::int32_t>(r * t.window_cols + k)), idx);
+          }
+        }
+        const auto bytes = hn::DemoteTo(d8, idx);
+        if (first + N <= t.outputs) {  // the lanes past `count` are the next vector's, written after
+          hn::StoreU(bytes, d8, argmax[i] + first);
+        } else {
+          alignas(64) std::uint8_t part[HWY_MAX_BYTES / sizeof(float)];
+          hn::Store(bytes, d8, part);
+          std::copy(part, part + count, argmax[i] + first);
+        }
+      }
     }
     suspect[i] = !hn::AllFalse(d, hn::IsNaN(hn::Add(probe_a, probe_b)));
   }
@@ -1534,13 +1566,14 @@ void PairedRowsAveragePlanes(const PairedRows& t, const float* const* in, float*
   }
 }
 
-void ForwardPlanesPairedRowsMax(const PairedRows& t, const float* const* in, float* const* out, std::size_t planes,
-                                const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
+void ForwardPlanesPairedRowsMax(const PairedRows& t, const float* const* in, float* const* out,
+                                std::uint8_t* const* argmax, std::size_t planes, const float* end,
+                                std::size_t prefetch_bytes, std::uint8_t* suspect) {
   const CleanUpperOnReturn clean_upper;
   switch (t.window_cols) {
-    case 2: return PairedRowsMaxPlanes<2>(t, in, out, planes, end, prefetch_bytes, suspect);
-    case 3: return PairedRowsMaxPlanes<3>(t, in, out, planes, end, prefetch_bytes, suspect);
-    default: return PairedRowsMaxPlanes<0>(t, in, out, planes, end, prefetch_bytes, suspect);
+    case 2: return PairedRowsMaxPlanes<2>(t, in, out, argmax, planes, end, prefetch_bytes, suspect);
+    case 3: return PairedRowsMaxPlanes<3>(t, in, out, argmax, planes, end, prefetch_bytes, suspect);
+    default: return PairedRowsMaxPlanes<0>(t, in, out, argmax, planes, end, prefetch_bytes, suspect);
   }
 }
 void ForwardPlanesPairedRowsAverage(const PairedRows& t, const float* const* in, float* const* out,
@@ -3434,9 +3467,9 @@ void forward_planes_short_rows_average(const ShortRows& table, const float* in, 
   HWY_DYNAMIC_DISPATCH(ForwardPlanesShortRowsAverage)(table, in, planes, end, out, suspect);
 }
 void forward_planes_paired_rows_max(const PairedRows& table, const float* const* in, float* const* out,
-                                    std::size_t planes, const float* end, std::size_t prefetch_bytes,
-                                    std::uint8_t* suspect) {
-  HWY_DYNAMIC_DISPATCH(ForwardPlanesPairedRowsMax)(table, in, out, planes, end, prefetch_bytes, suspect);
+                                    std::uint8_t* const* argmax, std::size_t planes, const float* end,
+                                    std::size_t prefetch_bytes, std::uint8_t* suspect) {
+  HWY_DYNAMIC_DISPATCH(ForwardPlanesPairedRowsMax)(table, in, out, argmax, planes, end, prefetch_bytes, suspect);
 }
 void forward_planes_paired_rows_average(const PairedRows& table, const float* const* in, float* const* out,
                                         std::size_t planes, const float* end, std::size_t prefetch_bytes,

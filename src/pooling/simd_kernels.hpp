@@ -254,17 +254,19 @@ struct PairedRows {
   // first real col.
   const std::int32_t* col_cell;
   const std::int32_t* col_real;          // [k][lane]: -1 where col k is a real cell, else 0
+  const std::int32_t* row_real;          // [v][t][lane]: -1 where window row t is a real row, else 0
   const float* count;                    // [v][lane]: real cells of the window (1 past the vector's outputs)
   const float* reciprocal;               // [v][lane]: 1 / count
   const std::uint8_t* reciprocal_exact;  // [v]: every count of the vector is a power of two
 };
 // Planes in[i] (outputs to out[i]), i < planes, each prefetched `prefetch_bytes` ahead (0: none).
 // Max takes the first maximum in row-major window order (along the cols first, then the rows in
-// order); average sums in float in window order and divides once. suspect[i] as for ShortRows.
-// Reads nothing at or past `end`.
+// order), and its index in the window into argmax[i] where argmax is not null (the training
+// forward); average sums in float in window order and divides once. suspect[i] as for
+// ShortRows. Reads nothing at or past `end`.
 void forward_planes_paired_rows_max(const PairedRows& table, const float* const* in, float* const* out,
-                                    std::size_t planes, const float* end, std::size_t prefetch_bytes,
-                                    std::uint8_t* suspect);
+                                    std::uint8_t* const* argmax, std::size_t planes, const float* end,
+                                    std::size_t prefetch_bytes, std::uint8_t* suspect);
 void forward_planes_paired_rows_average(const PairedRows& table, const float* const* in, float* const* out,
                                         std::size_t planes, const float* end, std::size_t prefetch_bytes,
                                         std::uint8_t* suspect);

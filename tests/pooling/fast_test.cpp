@@ -266,10 +266,12 @@ TEST(FastKernelsBands, SmallTransposedBandsGiveTheSameResults) {
 // transposed bands, whose output rows run through the pair-windows kernel in one call (vectors
 // across 16 planes): groups and leftover planes, odd and even rows (a row of no window), bands of
 // whole planes and split ones, the training forward's argmax, every target, 1 and 2 threads.
-// (Rows that fit in one vector take the paired-rows kernels instead, but for the argmax: the
-// 21 cols, and the 11 and 13 on targets of fewer than 16 lanes, keep the bands.)
+// (2D rows of up to two vectors take the paired-rows kernels instead, the argmax too: the 2D
+// shapes here are the bands' on targets of fewer lanes (the 21 cols on 8 and 4), the 3D ones
+// (2x2x2/2) on every target.)
 TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
-  const Shape shapes[] = {Shape{2, 17, 11, 11}, Shape{1, 33, 7, 13}, Shape{3, 16, 6, 5}, Shape{1, 17, 300, 21}};
+  const Shape shapes[] = {Shape{2, 17, 11, 11},    Shape{1, 33, 7, 13},   Shape{3, 16, 6, 5},
+                          Shape{1, 17, 300, 21},   Shape{2, 17, 4, 11, 11}, Shape{1, 9, 3, 7, 13}};
   std::mt19937 rng(1234u);
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
@@ -279,7 +281,9 @@ TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
         const std::int64_t saved = fast::set_band_bytes(bytes);
         for (const Shape& shape : shapes)
           for (const PoolOp op : {PoolOp::kMax, PoolOp::kAverage}) {
-            const RandomCase c{pool_spec(op, 2, false, {2, 2}, {2, 2}, Padding::kValid, DataFormat::kChannelsFirst),
+            const int rank = static_cast<int>(shape.rank()) - 2;
+            const std::vector<std::int64_t> pairs(static_cast<std::size_t>(rank), 2);
+            const RandomCase c{pool_spec(op, rank, false, pairs, pairs, Padding::kValid, DataFormat::kChannelsFirst),
                                shape};
             SCOPED_TRACE(describe(c) + " target " + hwy::TargetName(target) + " threads " + std::to_string(threads) +
                          " band " + std::to_string(bytes));
@@ -296,9 +300,10 @@ TEST(FastKernelsBands, PairWindowsOfTransposedPlanes) {
 // where they fit in 32 KiB (one channels_last image of 4 x lanes() channels), then from one vector
 // for the planes left, then the rest by the plane kernels: plane counts that leave every kind of
 // leftover, 3x3/2 windows (the chain of rows) 'same' and valid, 3x3/3 and 2x2/1, max and average,
-// the training forward's argmax, every target, 1 and 2 threads. (Without the argmax, rows that
-// fit in one vector take the paired-rows or short-rows kernels instead: on 16 lanes the bands
-// here are the argmax's, on 8 and 4 those of the 11 and 12 cols.)
+// the training forward's argmax, every target, 1 and 2 threads. (Rows of up to two vectors take
+// the paired-rows kernels instead where the stride is 2 or more, or without the argmax the
+// short-rows kernels: the bands here are those of the rows of two vectors and 7 cols more, of
+// the 2x2/1 windows, and on 8 and 4 lanes of the 11 and 12 cols.)
 TEST(FastKernelsBands, WideGroupsOfTransposedPlanes) {
   struct Config {
     std::vector<std::int64_t> window, strides;
@@ -312,7 +317,8 @@ TEST(FastKernelsBands, WideGroupsOfTransposedPlanes) {
   for (const std::int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     const auto L = static_cast<std::int64_t>(simd::lanes());  // this target's
-    const Shape shapes[] = {Shape{2, 2 * L + 9, 11, 11}, Shape{1, 4 * L, 9, 7}, Shape{1, 5 * L + 1, 10, 12}};
+    const Shape shapes[] = {Shape{2, 2 * L + 9, 11, 11}, Shape{1, 4 * L, 9, 7}, Shape{1, 5 * L + 1, 10, 12},
+                            Shape{1, 4 * L + 3, 9, 2 * L + 7}};
     for (const int threads : {1, 2}) {
       ThreadCount thread_count(threads);
       for (const Shape& shape : shapes)

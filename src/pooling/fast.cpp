@@ -1064,7 +1064,7 @@ std::int64_t paired_rows_per_vector(const PoolPlan& plan, const View& v, const s
 
 // simd::PairedRows for a plan, in storage that only grows.
 struct PairedRowsStorage {
-  std::vector<std::int32_t> loads, col_cell, col_real, row_real;
+  std::vector<std::int32_t> loads, col_cell, col_real, col_index, row_base;
   std::vector<float> count, reciprocal;
   std::vector<std::uint8_t> reciprocal_exact;
   simd::PairedRows table{};
@@ -1076,7 +1076,7 @@ struct PairedRowsStorage {
     const auto N = static_cast<std::int64_t>(lanes);
     const bool paired = rows_per_vector == 2;  // else one row's two vectors
     loads.assign(static_cast<std::size_t>(vectors * H.window * 2), -1);
-    row_real.assign(static_cast<std::size_t>(vectors * H.window * N), 0);
+    row_base.assign(static_cast<std::size_t>(vectors * H.window * N), 0);
     for (std::int64_t p = 0; p < vectors; ++p)
       for (std::int64_t half = 0; half < 2; ++half) {
         const std::int64_t oh = paired ? (2 * p + half < H.out ? 2 * p + half : 2 * p) : p;
@@ -1085,8 +1085,10 @@ struct PairedRowsStorage {
           const bool is_real = h >= 0 && h < H.in;
           // The lanes of this half's outputs (paired), or all of the row's.
           const std::int64_t lane_begin = paired ? half * cols_out : 0, lane_end = paired ? (half + 1) * cols_out : N;
-          for (std::int64_t j = lane_begin; j < lane_end && is_real; ++j)
-            row_real[static_cast<std::size_t>((p * H.window + t) * N + j)] = -1;
+          const std::int64_t first_real = H.window_begin(oh) - (oh * H.stride - H.pad_before);
+          for (std::int64_t j = lane_begin; j < lane_end; ++j)
+            row_base[static_cast<std::size_t>((p * H.window + t) * N + j)] =
+                static_cast<std::int32_t>((is_real ? t : first_real) * W.window);
           const std::int64_t row = is_real ? h : is_max ? H.window_begin(oh) : -1;
           loads[static_cast<std::size_t>((p * H.window + t) * 2 + half)] =
               static_cast<std::int32_t>(row < 0 ? -1 : row * W.in + (paired ? 0 : half * N));
@@ -1094,6 +1096,7 @@ struct PairedRowsStorage {
       }
     col_cell.assign(static_cast<std::size_t>(W.window * N), 0);
     col_real.assign(static_cast<std::size_t>(W.window * N), 0);
+    col_index.assign(static_cast<std::size_t>(W.window * N), 0);
     for (std::int64_t k = 0; k < W.window; ++k)
       for (std::int64_t j = 0; j < rows_per_vector * cols_out; ++j) {
         const std::int64_t ow = j % cols_out, w = ow * W.stride - W.pad_before + k;
@@ -1101,6 +1104,7 @@ struct PairedRowsStorage {
         const auto at = static_cast<std::size_t>(k * N + j);
         col_cell[at] = static_cast<std::int32_t>((is_real ? w : W.window_begin(ow)) + (j >= cols_out ? N : 0));
         col_real[at] = is_real ? -1 : 0;
+        col_index[at] = static_cast<std::int32_t>(is_real ? k : W.window_begin(ow) - (ow * W.stride - W.pad_before));
       }
     count.assign(static_cast<std::size_t>(vectors * N), 1.0f);
     reciprocal.assign(static_cast<std::size_t>(vectors * N), 1.0f);
@@ -1120,7 +1124,7 @@ struct PairedRowsStorage {
     table = {static_cast<std::size_t>(v.in_image), static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(vectors),
              static_cast<std::size_t>(rows_per_vector * cols_out), static_cast<std::size_t>(H.window),
              static_cast<std::size_t>(W.window), lanes_a, lanes_b, loads.data(), col_cell.data(), col_real.data(),
-             row_real.data(), count.data(), reciprocal.data(), reciprocal_exact.data()};
+             col_index.data(), row_base.data(), count.data(), reciprocal.data(), reciprocal_exact.data()};
   }
 };
 

@@ -1461,11 +1461,15 @@ HWY_INLINE void PrefetchPlane(const float* plane, std::size_t floats, std::size_
 
 // Max: per pair of input vectors, the window's cols in order (ties keep the earlier col), then
 // the rows in order (ties keep the earlier row); NaN only detected, by a probe (the sum of the
-// rows). The argmax, where asked: the first real cell in window order equal to the maximum
-// (cells before the first maximum are smaller; -0 == +0), from the window rows loaded again.
-// The training forward against the transposed bands it went through before, 2 threads, 3
-// interleaved rounds: (256,64,11,11) 2x2/2 0.452 -> 0.346 ms, 3x3/2 'same' 0.609 -> 0.390 ms;
-// (128,32,26,26) 2x2/2 0.406 -> 0.345 ms (against the plane pairs).
+// rows). The argmax, where asked, alongside: a cell's index replaces the running one where the
+// cell is strictly larger (where MAXPS takes it, NaN aside); a padding col or row, which reads
+// the window's first real one again, carries that one's index (cols) or rows (row_base), so
+// that it never passes for a cell of its own. The training forward against the transposed
+// bands it went through before, 2 threads, 3 interleaved rounds: (256,64,11,11) 2x2/2 0.452 ->
+// 0.278 ms, 3x3/2 'same' 0.609 -> 0.284 ms; (128,32,26,26) 2x2/2 0.406 -> 0.334 ms (against the
+// plane pairs). Finding the first cell equal to the maximum from the window rows loaded again
+// (as pair_windows_max_argmax_row does without loading again) measured 0.332, 0.383 and 0.344
+// ms (in cache, (16,64,11,11), 1 thread: 32.6 us against 24.2; without the argmax 15.5).
 template <int kCols>
 void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* const* out, std::uint8_t* const* argmax,
                          std::size_t planes, const float* end, std::size_t prefetch_bytes, std::uint8_t* suspect) {
@@ -1474,11 +1478,10 @@ void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* con
   const D8 d8;
   const std::size_t N = hn::Lanes(d);
   const std::size_t cols = kCols > 0 ? static_cast<std::size_t>(kCols) : t.window_cols;
-  IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow];
-  hn::Mask<DI> col_real[kCols > 0 ? kCols : kPairedRowsMaxWindow];
+  IV cell[kCols > 0 ? kCols : kPairedRowsMaxWindow], col_index[kCols > 0 ? kCols : kPairedRowsMaxWindow];
   for (std::size_t k = 0; k < cols; ++k) {
     cell[k] = hn::LoadU(di, t.col_cell + k * N);
-    col_real[k] = hn::Ne(hn::LoadU(di, t.col_real + k * N), hn::Zero(di));
+    col_index[k] = hn::LoadU(di, t.col_index + k * N);
   }
   const auto mask_a = hn::FirstN(d, t.lanes_a), mask_b = hn::FirstN(d, t.lanes_b);
   for (std::size_t i = 0; i < planes; ++i) {
@@ -1489,31 +1492,31 @@ void PairedRowsMaxPlanes(const PairedRows& t, const float* const* in, float* con
     const std::int32_t* loads = t.loads;
     for (std::size_t v = 0; v < t.vectors; ++v) {
       VF acc = hn::Zero(d);
+      IV acc_index = hn::Zero(di);
       for (std::size_t r = 0; r < t.window_rows; ++r, loads += 2) {
         const VF a = LoadShortRow(plane + loads[0], t.lanes_a, end, mask_a);
         const VF b = LoadShortRow(plane + loads[1], t.lanes_b, end, mask_b);
         probe_a = hn::Add(probe_a, a);
         probe_b = hn::Add(probe_b, b);
         VF h = LookupPair(a, b, cell[0]);
-        for (std::size_t k = 1; k < cols; ++k) h = MaxFirst(LookupPair(a, b, cell[k]), h);
+        if (argmax) {
+          IV h_index = col_index[0];
+          for (std::size_t k = 1; k < cols; ++k) {
+            const VF c = LookupPair(a, b, cell[k]);
+            h_index = hn::IfThenElse(hn::RebindMask(di, hn::Gt(c, h)), col_index[k], h_index);
+            h = MaxFirst(c, h);
+          }
+          h_index = hn::Add(h_index, hn::LoadU(di, t.row_base + (v * t.window_rows + r) * N));
+          acc_index = r == 0 ? h_index : hn::IfThenElse(hn::RebindMask(di, hn::Gt(h, acc)), h_index, acc_index);
+        } else {
+          for (std::size_t k = 1; k < cols; ++k) h = MaxFirst(LookupPair(a, b, cell[k]), h);
+        }
         acc = r == 0 ? h : MaxFirst(h, acc);
       }
       const std::size_t first = v * t.outputs_per_vector, count = std::min(t.outputs_per_vector, t.outputs - first);
       hn::BlendedStore(acc, hn::FirstN(d, count), d, o + first);
       if (argmax) {
-        IV idx = hn::Zero(di);
-        const std::int32_t* row_loads = loads - 2 * t.window_rows;
-        for (std::size_t r = t.window_rows; r-- > 0;) {
-          const VF a = LoadShortRow(plane + row_loads[2 * r], t.lanes_a, end, mask_a);
-          const VF b = LoadShortRow(plane + row_loads[2 * r + 1], t.lanes_b, end, mask_b);
-          const auto row_real = hn::Ne(hn::LoadU(di, t.row_real + (v * t.window_rows + r) * N), hn::Zero(di));
-          for (std::size_t k = cols; k-- > 0;) {
-            const auto at = hn::And(hn::RebindMask(di, hn::Eq(LookupPair(a, b, cell[k]), acc)),
-                                    hn::And(row_real, col_real[k]));
-            idx = hn::IfThenElse(at, hn::Set(di, static_cast<std::int32_t>(r * t.window_cols + k)), idx);
-          }
-        }
-        const auto bytes = hn::DemoteTo(d8, idx);
+        const auto bytes = hn::DemoteTo(d8, acc_index);
         if (first + N <= t.outputs) {  // the lanes past `count` are the next vector's, written after
           hn::StoreU(bytes, d8, argmax[i] + first);
         } else {

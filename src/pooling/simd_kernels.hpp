@@ -254,7 +254,11 @@ struct PairedRows {
   // first real col.
   const std::int32_t* col_cell;
   const std::int32_t* col_real;          // [k][lane]: -1 where col k is a real cell, else 0
-  const std::int32_t* row_real;          // [v][t][lane]: -1 where window row t is a real row, else 0
+  // Max's argmax: [k][lane]: window col k's index in the window row (where k is padding, the
+  // first real col's); [v][t][lane]: window row t's first index in the window (t * window_cols;
+  // where t is padding, the first real row's).
+  const std::int32_t* col_index;
+  const std::int32_t* row_base;
   const float* count;                    // [v][lane]: real cells of the window (1 past the vector's outputs)
   const float* reciprocal;               // [v][lane]: 1 / count
   const std::uint8_t* reciprocal_exact;  // [v]: every count of the vector is a power of two

@@ -11,8 +11,8 @@ direction, threads, median_ms, gbps).
 
 Method, as in poolnet-bench: one untimed run, then --reps timed runs, median reported; inputs
 rotate among enough buffers to exceed twice the L3 cache. Bytes: forward = input read + output
-written; backward = grad_output read + grad_input written (+ input read for max, as poolnet
-counts it). Backward times only the backward kernel (aten's *_backward ops, with the indices
+written (forward_training: + poolnet's 1-byte argmax); backward = grad_output read + grad_input
+written (+ input read for max, as poolnet counts it). Backward times only the backward kernel (aten's *_backward ops, with the indices
 from a forward done before timing), not the forward, and writes grad_input into preallocated
 buffers that rotate like poolnet-bench's (--fresh-grad-input: a new tensor per call instead).
 Forward outputs are PyTorch's own fresh tensors (its max_pool2d has no out= form without
@@ -55,10 +55,13 @@ L3_BYTES = l3_bytes()
 SHAPES_FULL = [(32, 112, 112, 64), (128, 26, 26, 32), (256, 11, 11, 64), (64, 4096, 64),
                (8, 32, 56, 56, 32)]
 SHAPES_QUICK = [(128, 26, 26, 32)]
-# (op, pool, stride, padding, backward) exactly as poolnet-bench's default_configs().
-OPS = [("max", 2, 2, "valid", False), ("max", 3, 2, "same", False), ("avg", 2, 2, "valid", False),
-       ("global_max", 1, 1, "valid", False), ("global_avg", 1, 1, "valid", False),
-       ("max", 2, 2, "valid", True), ("avg", 2, 2, "valid", True)]
+# (op, pool, stride, padding, direction) exactly as poolnet-bench's default_configs().
+# forward_training: the forward that keeps the argmax for the backward (PyTorch's
+# return_indices=True, int64 indices; poolnet's 1-byte argmax).
+OPS = [("max", 2, 2, "valid", "forward"), ("max", 3, 2, "same", "forward"), ("avg", 2, 2, "valid", "forward"),
+       ("global_max", 1, 1, "valid", "forward"), ("global_avg", 1, 1, "valid", "forward"),
+       ("max", 2, 2, "valid", "forward_training"),
+       ("max", 2, 2, "valid", "backward"), ("avg", 2, 2, "valid", "backward")]
 
 
 def op_label(op, pool, stride, padding, rank):
@@ -99,7 +102,8 @@ class TorchRow:
     def __init__(self, torch, cfg, layout, fresh_grad_input=False):
         self.torch = torch
         F = torch.nn.functional
-        shape, op, pool, stride, padding, backward = cfg
+        shape, op, pool, stride, padding, direction = cfg
+        backward, training = direction == "backward", direction == "forward_training"
         rank = len(shape) - 2
         n, c, spatial = shape[0], shape[-1], list(shape[1:-1])
         self.unsupported = None
@@ -134,6 +138,8 @@ class TorchRow:
         self.bytes = (in_elems + out_elems) * 4
         if backward and op == "max":
             self.bytes += in_elems * 4
+        if training:
+            self.bytes += out_elems  # as poolnet-bench counts it: poolnet's argmax, 1 byte per output
         self.inputs = [make_input() for _ in range(sets)]
         k1 = [pool] * rank
         s1 = [stride] * rank
@@ -150,7 +156,8 @@ class TorchRow:
         if not backward:
             if op == "max":
                 fn = {2: F.max_pool2d, 3: F.max_pool3d}[r]
-                self.run = lambda i: fn(as2d(self.inputs[i]), k2, s2, p2, ceil_mode=ceil_mode)
+                self.run = lambda i: fn(as2d(self.inputs[i]), k2, s2, p2, ceil_mode=ceil_mode,
+                                        return_indices=training)
             elif op == "avg":
                 fn = {2: F.avg_pool2d, 3: F.avg_pool3d}[r]
                 self.run = lambda i: fn(as2d(self.inputs[i]), k2, s2, p2, ceil_mode=ceil_mode,
@@ -162,6 +169,8 @@ class TorchRow:
                 fn = {2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[r]
                 self.run = lambda i: fn(as2d(self.inputs[i]), 1)
             out = self.run(0)
+            if training:
+                out = out[0]
             want = [n, c] + ([1] if two_d else []) + out_spatial
             if list(out.shape) != want:
                 raise RuntimeError(f"PyTorch output {list(out.shape)} != expected {want} for {cfg}")
@@ -215,12 +224,12 @@ class TorchRow:
 
 
 def run_poolnet(bench, cfg, fmt, threads, reps):
-    shape, op, pool, stride, padding, backward = cfg
+    shape, op, pool, stride, padding, direction = cfg
     rank = len(shape) - 2
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "row.json")
         cmd = [bench, "--op", op, "--rank", str(rank), "--shape", ",".join(map(str, shape)),
-               "--data-format", fmt, "--direction", "backward" if backward else "forward",
+               "--data-format", fmt, "--direction", direction,
                "--threads", str(threads), "--reps", str(reps), "--json", out]
         if not op.startswith("global"):
             cmd += ["--pool", str(pool), "--strides", str(stride), "--padding", padding]
@@ -265,10 +274,10 @@ def main():
     total = len(configs) * 2
     done = 0
     for cfg in configs:
-        shape, op, pool, stride, padding, backward = cfg
+        shape, op, pool, stride, padding, direction = cfg
+        backward = direction == "backward"
         rank = len(shape) - 2
         label = op_label(op, pool, stride, padding, rank)
-        direction = "backward" if backward else "forward"
         # PyTorch in both of its layouts; its best is the reference for both of poolnet's rows.
         torch_ms = {}
         for layout in ("channels_first", "channels_last"):

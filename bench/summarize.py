@@ -17,7 +17,7 @@ def main(path):
     ours = {key(r): r for r in rows if r["system"] == "poolnet"}
     onednn = {key(r): r for r in rows if r["system"] == "onednn"}
     print(f"copy {copy['gbps']:.1f} GB/s, threads {copy['threads']}")
-    print(f"{'op':<18} {'shape':<17} {'format':<15} {'dir':<8} {'ms':>8} {'GB/s':>6} "
+    print(f"{'op':<18} {'shape':<17} {'format':<15} {'dir':<16} {'ms':>8} {'GB/s':>6} "
           f"{'copy%':>6} {'dnnl/us':>7} {'cf/cl':>6}")
     for k, r in ours.items():
         o = onednn.get(k)
@@ -27,7 +27,7 @@ def main(path):
             cl = ours.get((k[0], k[1], "channels_last", k[3]))
             if cl:
                 cf_cl = f"{r['median_ms'] / cl['median_ms']:.2f}"
-        print(f"{k[0]:<18} {k[1]:<17} {k[2]:<15} {k[3]:<8} {r['median_ms']:8.3f} {r['gbps']:6.1f} "
+        print(f"{k[0]:<18} {k[1]:<17} {k[2]:<15} {k[3]:<16} {r['median_ms']:8.3f} {r['gbps']:6.1f} "
               f"{100 * r['gbps'] / copy['gbps']:5.0f}% {ratio:7.2f} {cf_cl:>6}")
 
 

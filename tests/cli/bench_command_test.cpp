@@ -21,6 +21,11 @@ TEST(BenchCommand, RunsPoolnetBenchWithTheSameArguments) {
   const testing::CommandResult bad = run_command("bench --op max --shape 1,2");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--shape 1,2"), std::string::npos) << bad.err;
+  // The training forward (saving the argmax) is windowed max pooling's only.
+  EXPECT_NE(help.out.find("forward_training"), std::string::npos) << help.out;
+  const testing::CommandResult average = run_command("bench --op avg --shape 1,4,4,1 --pool 2 --direction forward_training");
+  EXPECT_EQ(average.exit_code, 2);
+  EXPECT_NE(average.err.find("forward_training needs --op max"), std::string::npos) << average.err;
 }
 
 TEST(BenchCommand, IsListedInTheHelp) {

@@ -1565,9 +1565,11 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
       // ((256,64,11,11) 0.24 -> 0.29 ms, the same on 26x26), and stays on the per-plane pass.
       std::int64_t direct = 0;
       if (is_max && reverse.every_vector_has_base) {
-        const auto reach = static_cast<std::int64_t>(reverse.table.reach);
-        direct = std::clamp<std::int64_t>((v.images * v.out_image - reach) / v.out_image + 1 - share.first, 0,
-                                          share.count);
+        // Planes p with p * out_image + reach <= images * out_image (none where the tensor holds
+        // less than one reach: the division must not round a negative count up to zero).
+        const auto reach = static_cast<std::int64_t>(reverse.table.reach), total = v.images * v.out_image;
+        const std::int64_t safe = total >= reach ? (total - reach) / v.out_image + 1 : 0;
+        direct = std::clamp<std::int64_t>(safe - share.first, 0, share.count);
         if (!simd::backward_planes_max_direct(reverse.table, grad_output + share.first * v.out_image,
                                               argmax + share.first * v.out_image,
                                               static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(direct),

@@ -1570,11 +1570,9 @@ void windowed_backward(const PoolPlan& plan, const std::uint8_t* argmax, const f
         const auto reach = static_cast<std::int64_t>(reverse.table.reach), total = v.images * v.out_image;
         const std::int64_t safe = total >= reach ? (total - reach) / v.out_image + 1 : 0;
         direct = std::clamp<std::int64_t>(safe - share.first, 0, share.count);
-        if (!simd::backward_planes_max_direct(reverse.table, grad_output + share.first * v.out_image,
-                                              argmax + share.first * v.out_image,
-                                              static_cast<std::size_t>(v.out_image), static_cast<std::size_t>(direct),
-                                              grad_input + share.first * v.in_image))
-          direct = 0;
+        simd::backward_planes_max_direct(reverse.table, grad_output + share.first * v.out_image,
+                                         argmax + share.first * v.out_image, static_cast<std::size_t>(v.out_image),
+                                         static_cast<std::size_t>(direct), grad_input + share.first * v.in_image);
       }
       auto plane_at = [&](std::int64_t k) { return direct > 0 ? share.first + k : share.at(k); };
       for (std::int64_t k = direct; k < share.count; ++k) {

@@ -25,7 +25,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 using DI = hn::RebindToSigned<DF>;
-using VI = hn::Vec<DI>;
 using D8 = hn::Rebind<std::uint8_t, DI>;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
@@ -2458,45 +2457,19 @@ void BackwardPlane(const ReversePlaneTable& t, const float* grad_out, const std:
   }
 }
 
-// Lanes table[index[i]] of the 2N bytes at `table`, zero-extended to 32 bits (index < 2N); false
-// where the target has no two-vector permute (see TwoVectorLookup).
-HWY_INLINE bool TwoVectorLookupBytes(const std::uint8_t* table, const std::int32_t* index, VI& out) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table)));
-  const __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table + 16)));
-  out = VI{_mm512_permutex2var_epi32(lo, _mm512_loadu_si512(index), hi)};
-  return true;
-#elif HWY_TARGET == HWY_AVX2
-  const __m256i idx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index));
-  const __m256i lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(table)));
-  const __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(table + 8)));
-  const __m256i upper = _mm256_slli_epi32(idx, 28);  // bit 3 -> sign bit
-  out = VI{_mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(_mm256_permutevar8x32_epi32(lo, idx)),
-                                                _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(hi, idx)),
-                                                _mm256_castsi256_ps(upper)))};
-  return true;
-#else
-  (void)table;
-  (void)index;
-  (void)out;
-  return false;
-#endif
-}
-
 // Max backward of `planes` consecutive planes straight from their upstream gradients and argmax:
 // each vector of inputs permutes its upstream values and argmax out of the two vectors at
 // grad_out + base and argmax + base and keeps the lanes whose argmax names them. No pass over
 // the outputs first (BackwardPlane's values and indices, with their scalar tail, then lookups
 // that wait on those stores): in L2, 1 thread, (16,64,11,11) 35 -> 14 us. The permutes, not
 // the memory, bound it there (channels_last: 4.6 us). The caller makes sure that every vector
-// has a base and that the reads stay in its buffers. Returns false (nothing written) where the
-// target has no two-vector permute.
-bool BackwardPlanesMaxDirect(const ReversePlaneTable& t, const float* grad_out, const std::uint8_t* argmax,
+// has a base and that the reads stay in its buffers.
+void BackwardPlanesMaxDirect(const ReversePlaneTable& t, const float* grad_out, const std::uint8_t* argmax,
                              std::size_t outputs, std::size_t planes, float* grad_in) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX2
   const CleanUpperOnReturn clean_upper;
   const DF d;
   const DI di;
+  const D8 d8;
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto inputs = static_cast<std::int64_t>(t.inputs);
   const std::int64_t whole = (inputs - 1) / N * N;  // the last vector, partial or not, stored apart
@@ -2507,10 +2480,11 @@ bool BackwardPlanesMaxDirect(const ReversePlaneTable& t, const float* grad_out, 
   const std::int32_t* const code = t.code;
   auto vector_at = [&](const float* g, const std::uint8_t* am, std::int64_t i) {
     const std::int32_t base = bases[i / N];
-    VF value;
-    VI cell;
-    TwoVectorLookup(g + base, relative + i, value);
-    TwoVectorLookupBytes(am + base, relative + i, cell);
+    const IV index = hn::LoadU(di, relative + i);
+    const VF value = LookupPair(hn::LoadU(d, g + base), hn::LoadU(d, g + base + N), index);
+    // The argmax bytes zero-extended, permuted as float bits.
+    const IV cell = hn::BitCast(di, LookupPair(hn::BitCast(d, hn::PromoteTo(di, hn::LoadU(d8, am + base))),
+                                               hn::BitCast(d, hn::PromoteTo(di, hn::LoadU(d8, am + base + N))), index));
     const auto take = hn::RebindMask(d, hn::Eq(cell, hn::LoadU(di, code + i)));
     return hn::IfThenElseZero(take, hn::Add(hn::Zero(d), value));  // 0 + g: see Upstream
   };
@@ -2521,16 +2495,6 @@ bool BackwardPlanesMaxDirect(const ReversePlaneTable& t, const float* grad_out, 
     for (std::int64_t i = 0; i < whole; i += N) hn::StoreU(vector_at(g, am, i), d, out + i);
     StorePartial(vector_at(g, am, whole), inputs - whole, out + whole);
   }
-  return true;
-#else
-  (void)t;
-  (void)grad_out;
-  (void)argmax;
-  (void)outputs;
-  (void)planes;
-  (void)grad_in;
-  return false;
-#endif
 }
 
 // ---- backward --------------------------------------------------------------------------------
@@ -3505,9 +3469,9 @@ void backward_plane(const ReversePlaneTable& table, const float* grad_out, const
                     const float* count, std::size_t outputs, float* values, float* indices, float* grad_in) {
   HWY_DYNAMIC_DISPATCH(BackwardPlane)(table, grad_out, argmax, count, outputs, values, indices, grad_in);
 }
-bool backward_planes_max_direct(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
+void backward_planes_max_direct(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
                                 std::size_t outputs, std::size_t planes, float* grad_in) {
-  return HWY_DYNAMIC_DISPATCH(BackwardPlanesMaxDirect)(table, grad_out, argmax, outputs, planes, grad_in);
+  HWY_DYNAMIC_DISPATCH(BackwardPlanesMaxDirect)(table, grad_out, argmax, outputs, planes, grad_in);
 }
 void forward_plane_max(const PlaneTable& table, const float* plane, float* out, std::uint8_t* argmax) {
   HWY_DYNAMIC_DISPATCH(ForwardPlaneMax)(table, plane, out, argmax);

@@ -348,9 +348,8 @@ void backward_plane(const ReversePlaneTable& table, const float* grad_out, const
                     const float* count, std::size_t outputs, float* values, float* indices, float* grad_in);
 // Max backward of `planes` consecutive planes of `outputs` outputs straight from grad_out and
 // argmax, for tables whose every vector of inputs has a base: reads up to table.reach floats and
-// bytes from each plane's first output on. False (nothing written) where the target has no
-// two-vector permute.
-bool backward_planes_max_direct(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
+// bytes from each plane's first output on.
+void backward_planes_max_direct(const ReversePlaneTable& table, const float* grad_out, const std::uint8_t* argmax,
                                 std::size_t outputs, std::size_t planes, float* grad_in);
 
 // Backward of one output row into one input row it covers. `row_id` is the input row's first cell

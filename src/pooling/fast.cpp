@@ -1028,8 +1028,8 @@ void stride1_planes_forward(const PoolPlan& plan, const View& v, std::size_t lan
   }
 }
 
-// channels_first 1D/2D planes pooled with a stride of 2 or more along rows of up to two vectors,
-// without argmax (11x11 and 26x26 2x2/2 and 3x3/2): simd::forward_planes_paired_rows_max and
+// channels_first 1D/2D planes pooled with a stride of 2 or more along rows of up to two vectors
+// (11x11 and 26x26 2x2/2 and 3x3/2; max with or without the argmax): simd::forward_planes_paired_rows_max and
 // _average, a vector of outputs at a time (two output rows of rows that fit in one vector, else
 // one), each window row of it one pair of input vectors whose window cols are picked by
 // two-vector permutes. They come first: they beat every kernel below on those planes. Zen 5, 2
@@ -1041,7 +1041,7 @@ void stride1_planes_forward(const PoolPlan& plan, const View& v, std::size_t lan
 // kernel, which reduces every input row on its own with one store per output row, ran 11x11
 // 2x2/2 at 0.60 ms (a pool_forward loop). Planes come from memory_streams parts of a thread's run
 // in turn, 16 per call, each prefetched 4 KiB ahead. A plane that may hold a NaN, or with a mean
-// that is not finite, is redone by the row kernels.
+// that is not finite, is redone by the row kernels (with its argmax).
 constexpr std::int64_t kPairedRowsPlanesPerCall = 16;
 constexpr std::size_t kPairedRowsPrefetchBytes = 4096;
 

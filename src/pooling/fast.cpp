@@ -202,8 +202,8 @@ struct PlaneTableStorage {
 // For non-overlapping windows on a channels_first plane: per input cell, the output whose window
 // holds it (or none) and its index in that window (simd::ReversePlaneTable).
 struct ReverseTableStorage {
-  std::vector<std::int32_t> output, real, base, relative, code;
-  std::vector<float> cell, count;
+  std::vector<std::int32_t> output, base, relative, code;
+  std::vector<float> count;
   bool every_vector_has_base = false;
   simd::ReversePlaneTable table{};
 
@@ -214,8 +214,6 @@ struct ReverseTableStorage {
     const auto inputs = static_cast<std::size_t>(v.in_image);
     const std::size_t padded = (inputs + lanes - 1) / lanes * lanes;
     output.assign(padded, 0);
-    real.assign(padded, 0);
-    cell.assign(padded, 0.0f);
     code.assign(padded, -1);
     count.assign(static_cast<std::size_t>(v.out_image), 1.0f);
     std::size_t o = 0;
@@ -232,9 +230,7 @@ struct ReverseTableStorage {
               for (std::int64_t w = W.window_begin(ow); w < W.window_end(ow); ++w) {
                 const auto i = static_cast<std::size_t>((d * H.in + h) * W.in + w);
                 output[i] = static_cast<std::int32_t>(o);
-                real[i] = -1;
                 code[i] = static_cast<std::int32_t>(((d - d0) * H.window + (h - h0)) * W.window + (w - w0));
-                cell[i] = static_cast<float>(code[i]);
               }
         }
     // Per vector of inputs: the outputs it takes from, when they lie within 2 vectors (a
@@ -245,7 +241,7 @@ struct ReverseTableStorage {
     for (std::size_t b = 0; b < padded / lanes; ++b) {
       std::int32_t lo = std::numeric_limits<std::int32_t>::max(), hi = -1;
       for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i)
-        if (real[i]) {
+        if (code[i] >= 0) {
           lo = std::min(lo, output[i]);
           hi = std::max(hi, output[i]);
         }
@@ -253,12 +249,11 @@ struct ReverseTableStorage {
       if (hi - lo >= static_cast<std::int32_t>(2 * lanes)) continue;
       base[b] = lo;
       furthest = std::max(furthest, lo);
-      for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i) relative[i] = real[i] ? output[i] - lo : 0;
+      for (std::size_t i = b * lanes; i < (b + 1) * lanes; ++i) relative[i] = code[i] >= 0 ? output[i] - lo : 0;
     }
     every_vector_has_base = std::find(base.begin(), base.end(), -1) == base.end();
-    table = {inputs,      output.data(), real.data(),
-             cell.data(), base.data(),   relative.data(),
-             code.data(), static_cast<std::size_t>(furthest) + 2 * lanes};
+    table = {inputs, output.data(), base.data(), relative.data(), code.data(),
+             static_cast<std::size_t>(furthest) + 2 * lanes};
   }
 };
 

@@ -2443,7 +2443,8 @@ void BackwardPlane(const ReversePlaneTable& t, const float* grad_out, const std:
   const auto N = static_cast<std::int64_t>(hn::Lanes(d));
   const auto inputs = static_cast<std::int64_t>(t.inputs);
   for (std::int64_t i = 0; i < inputs; i += N) {
-    auto take = hn::RebindMask(d, hn::MaskFromVec(hn::LoadU(di, t.real + i)));
+    const auto code = hn::LoadU(di, t.code + i);
+    auto take = hn::RebindMask(d, hn::Gt(code, hn::Set(di, -1)));
     VF value, index;
     const std::int32_t base = t.base[i / N];
     if (base < 0 || !TwoVectorLookup(values + base, t.relative + i, value) ||
@@ -2452,7 +2453,7 @@ void BackwardPlane(const ReversePlaneTable& t, const float* grad_out, const std:
       value = hn::GatherIndex(d, values, from);
       if (indices) index = hn::GatherIndex(d, indices, from);
     }
-    if (indices) take = hn::And(take, hn::Eq(index, hn::LoadU(d, t.cell + i)));
+    if (indices) take = hn::And(take, hn::Eq(index, hn::ConvertTo(d, code)));
     StorePartial(hn::IfThenElseZero(take, value), std::min(N, inputs - i), grad_in + i);
   }
 }

@@ -330,14 +330,12 @@ void planes_to_cells_bytes(const std::uint8_t* first, std::size_t cells, std::si
 struct ReversePlaneTable {
   std::size_t inputs;          // per plane
   const std::int32_t* output;  // [input]: the output whose window holds it (0 when none)
-  const std::int32_t* real;    // [input]: -1 when some window holds it, else 0
-  const float* cell;           // [input]: its index in that window
   // [input / lanes]: the first output the vector of inputs takes from, when all lie within two
   // vectors of outputs (else -1); [input]: that output relative to it.
   const std::int32_t* base;
   const std::int32_t* relative;
-  // [input]: its index in that window as an integer, -1 when no window holds it; the furthest a
-  // vector's permutes read past the plane's first output (the largest base + 2 lanes).
+  // [input]: its index in that window, -1 when no window holds it; the furthest a vector's
+  // permutes read past the plane's first output (the largest base + 2 lanes).
   const std::int32_t* code;
   std::size_t reach;
 };

@@ -306,21 +306,26 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
   std::vector<std::vector<std::uint8_t>> argmaxes;
   std::vector<float> outputs_scratch(c.backward ? out_n : 0);
 
+  if (!c.backward) {
+    outputs = make_buffers(rot, out_n, false, 0);
+    for (std::size_t i = 0; i < rot; ++i) {
+      src_mem.emplace_back(src_md, eng, inputs[i].data());
+      dst_mem.emplace_back(dst_md, eng, outputs[i].data());
+    }
+    m.bytes = static_cast<double>((in_n + out_n) * sizeof(float));
+  }
   if (c.training) {
     // Both training passes: ours saves the argmax (1 byte per output for windows of up to 255
     // cells), oneDNN's its workspace. GB/s counts ours: input, output and argmax once.
-    outputs = make_buffers(rot, out_n, false, 0);
     const dnnl::pooling_forward::desc tr_d(dnnl::prop_kind::forward_training, alg, src_md, dst_md, strides,
                                            kernel, pad_l, pad_r);
     const dnnl::pooling_forward::primitive_desc tr_pd(tr_d, eng);
     auto tr_prim = std::make_shared<dnnl::pooling_forward>(tr_pd);
     for (std::size_t i = 0; i < rot; ++i) {
-      src_mem.emplace_back(src_md, eng, inputs[i].data());
-      dst_mem.emplace_back(dst_md, eng, outputs[i].data());
       ws_mem.emplace_back(tr_pd.workspace_desc(), eng);
       argmaxes.emplace_back(out_n * poolnet::argmax_bytes(plan));
     }
-    m.bytes = static_cast<double>((in_n + out_n) * sizeof(float) + out_n * poolnet::argmax_bytes(plan));
+    m.bytes += static_cast<double>(out_n * poolnet::argmax_bytes(plan));
     run_poolnet = [&](std::size_t i) {
       poolnet::pool_forward_argmax(plan, inputs[i].data(), outputs[i].data(), argmaxes[i].data(),
                                    poolnet::PoolBackend::kAuto);
@@ -330,12 +335,6 @@ Measured run_config(const Config& c, int reps, dnnl::engine& eng, dnnl::stream& 
       strm.wait();
     };
   } else if (!c.backward) {
-    outputs = make_buffers(rot, out_n, false, 0);
-    for (std::size_t i = 0; i < rot; ++i) {
-      src_mem.emplace_back(src_md, eng, inputs[i].data());
-      dst_mem.emplace_back(dst_md, eng, outputs[i].data());
-    }
-    m.bytes = static_cast<double>((in_n + out_n) * sizeof(float));
     run_poolnet = [&](std::size_t i) {
       poolnet::pool_forward(plan, inputs[i].data(), outputs[i].data(), poolnet::PoolBackend::kAuto);
     };

@@ -308,6 +308,73 @@ bool window3_row_chain_applies(const PoolPlan& plan, const View& v, const std::u
 bool shares_window_row(const AxisGeometry& H, std::int64_t oh) {
   return oh + 1 < H.out && H.window_end(oh) - 1 == H.window_begin(oh + 1);
 }
+// Max without argmax over 3D windows of 3x3x3 with stride 2, channels_last: output rows in order
+// through simd::forward_row_max_window3_volume, each input row's and each depth's maxima reduced
+// once (the direct kernel reduced 27 cells per output).
+bool window3_volume_applies(const PoolPlan& plan, const View& v, const std::uint8_t* argmax) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const AxisGeometry& W = v.axes[2];
+  return plan.spec.op == PoolOp::kMax && !argmax && v.channels > 1 && W.window == 3 && W.stride == 2 &&
+         H.window == 3 && H.stride == 2 && D.window == 3 && D.stride == 2;
+}
+void forward_output_row(const View& v, bool is_max, const float* input, std::int64_t task, float* out,
+                        std::uint8_t* argmax, bool stream, const float** row_ptrs, std::int32_t* row_ids);
+
+// A thread's output rows [lo, hi) of a window3_volume_applies plan. Rows of one image may pass
+// maxima on to later ones (simd::Window3Volume); an image whose cells may hold a NaN is redone
+// row by row through the exact kernels.
+void window3_volume_rows(const View& v, const float* input, float* output, std::int64_t lo, std::int64_t hi,
+                         bool stream, const float** row_ptrs, std::int32_t* row_ids) {
+  const AxisGeometry& D = v.axes[0];
+  const AxisGeometry& H = v.axes[1];
+  const std::int64_t out_row = v.axes[2].out * v.channels, row_floats = v.axes[2].in * v.channels;
+  float* rows_top_storage = thread_scratch<float, 0>(static_cast<std::size_t>(3 * out_row));
+  float* const rows_top[3] = {rows_top_storage, rows_top_storage + out_row, rows_top_storage + 2 * out_row};
+  float* depth_tops = thread_scratch<float, 1>(static_cast<std::size_t>(H.out * out_row));
+  // Per output row oh: whether depth_tops holds maxima for row (od + 1, oh) (saved by row (od, oh)).
+  std::uint8_t* depth_top_saved = thread_scratch<std::uint8_t, 0>(static_cast<std::size_t>(H.out));
+  bool rows_top_saved = false, rows_top_with_depth_top = false, suspect = false;
+  std::int64_t image_lo = lo;
+  auto settle = [&](std::int64_t end) {  // the rows of one image, [image_lo, end)
+    if (suspect) {
+      for (std::int64_t task = image_lo; task < end; ++task)
+        forward_output_row(v, true, input, task, output + task * out_row, nullptr, stream, row_ptrs, row_ids);
+    }
+    suspect = false;
+    image_lo = end;
+  };
+  for (std::int64_t task = lo; task < hi; ++task) {
+    const std::int64_t image = task / (D.out * H.out), od = (task / H.out) % D.out, oh = task % H.out;
+    if (task > lo && od == 0 && oh == 0) settle(task);
+    window_rows(v, input + image * v.in_image, row_floats, od, oh, row_ptrs, row_ids);
+    simd::Window3Volume args{row_ptrs,
+                             static_cast<std::size_t>(D.window_end(od) - D.window_begin(od)),
+                             static_cast<std::size_t>(H.window_end(oh) - H.window_begin(oh)),
+                             cols_of(v),
+                             static_cast<std::size_t>(v.channels),
+                             output + task * out_row,
+                             stream,
+                             rows_top,
+                             false,
+                             task + 1 < hi && shares_window_row(H, oh),
+                             depth_tops + oh * out_row,
+                             depth_top_saved[oh] != 0,
+                             task + H.out < hi && shares_window_row(D, od)};
+    // rows_top holds the depths the previous row computed: the same ones only if both took (or
+    // both did not take) their first depth from depth_tops.
+    args.use_rows_top = rows_top_saved && rows_top_with_depth_top == args.use_depth_top;
+    if (!simd::forward_row_max_window3_volume(args, suspect)) {
+      forward_output_row(v, true, input, task, args.out, nullptr, stream, row_ptrs, row_ids);
+      args.save_rows_top = args.save_depth_top = false;
+    }
+    depth_top_saved[oh] = args.save_depth_top;
+    rows_top_saved = args.save_rows_top;
+    rows_top_with_depth_top = args.use_depth_top;
+  }
+  settle(hi);
+}
+
 // One output row of a chain, saving its last row's window maxima for the next when `save_next`;
 // a row the chain kernel does not take goes through forward_row_max and ends the chain.
 void chain_row(const simd::ForwardRow& a, bool save_next, simd::Window3RowChain& chain) {
@@ -1265,6 +1332,7 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
   // measured slower: 4.90 -> 5.28 ms.
   // 2D windows of 3 rows with stride 2 (3x3/2) take the row chain below instead.
   const bool row_chain = v.channels > 1 && group == 1 && window3_row_chain_applies(plan, v, argmax);
+  const bool volume = group == 1 && window3_volume_applies(plan, v, argmax);
   const bool row_pairs = !row_chain && is_max && !argmax && v.channels > 1 && group == 1 && W.window == 3 &&
                          W.stride == 2 && D.window == 1 && H.window <= kRowPairsMaxWindowRows;
 #pragma omp parallel if (parallel_worth(v))
@@ -1311,8 +1379,13 @@ void windowed_forward(const PoolPlan& plan, const float* input, float* output, s
         chain_row(a, task + 1 < hi && shares_window_row(H, task % H.out), chain);
       }
     }
+    if (volume) {
+      const std::int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      window3_volume_rows(v, input, output, first_row + (rows - first_row) * thread / threads,
+                          first_row + (rows - first_row) * (thread + 1) / threads, stream, row_ptrs, row_ids);
+    }
 #pragma omp for schedule(static) nowait
-    for (std::int64_t t = 0; t < (row_pairs || row_chain ? 0 : tasks); ++t) {  // none left when done above
+    for (std::int64_t t = 0; t < (row_pairs || row_chain || volume ? 0 : tasks); ++t) {  // none left when done above
       const std::int64_t begin = first_row + t * group, end = std::min(rows, begin + group);
       // A whole group is staged and streamed; a last, partial one is written directly.
       const bool staging = group > 1 && end - begin == group;

@@ -731,6 +731,134 @@ bool ForwardRowMaxWindow3Chain(const ForwardRow& a, Window3RowChain& chain) {
   return max_rows_window3_stride2<1>(rows_of, &chain);
 }
 
+// How far ahead (8 KiB) a Window3Volume prefetches its input rows: it reads two planes' rows at
+// once, and needs more lines in flight than the 2D kernels (2 threads, poolnet-bench, 5-7
+// interleaved rounds, (8,32,56,56,32) 3x3x3/2 'same': none 2.91 ms, 2 KiB 2.30, 4 KiB 2.49,
+// 8 KiB 2.20, 12 KiB 2.35-3.07 and 16 KiB 2.34 ms; the host's memory moved between phases).
+constexpr std::uintptr_t kVolumePrefetchBytes = 8192;
+// A Window3Volume's fields as locals of the kernel: its stores (may-alias vector stores) would
+// otherwise make the compiler reload each one after every store.
+struct VolumeRow {
+  explicit VolumeRow(const Window3Volume& a)
+      : depths(a.depths), heights(a.heights), Cs(a.channels), pad(a.cols.pad_before),
+        first_depth(a.use_depth_top ? 1 : 0), first_row(a.use_rows_top ? 1 : 0), out(a.out),
+        depth_top(a.depth_top), stream(a.stream), save_rows_top(a.save_rows_top),
+        save_depth_top(a.save_depth_top), cols(a.cols) {
+    for (std::size_t z = 0; z < depths; ++z) {
+      rows_top[z] = a.rows_top[z];
+      for (std::size_t y = 0; y < heights; ++y) rows[z][y] = a.rows[z * heights + y];
+    }
+  }
+  std::size_t depths, heights, Cs;
+  std::int64_t pad;
+  std::size_t first_depth, first_row;
+  float* out;
+  float* depth_top;
+  bool stream, save_rows_top, save_depth_top;
+  Axis cols;
+  const float* rows[3][3] = {};
+  float* rows_top[3] = {};
+};
+
+// One output col of a Window3Volume, K vectors of channels from c. kInterior: the window's three
+// cols lie inside the row (only the two after the first are probed: the first is the previous
+// window's last, and the caller probes the first window's); else its clipped cols, all probed.
+// kSteady: the common case, known to the compiler (loops unrolled): 3x3 rows, the first depth
+// and each depth's first row from the caches.
+template <int K, bool kInterior, bool kSteady>
+HWY_INLINE void volume_window(const VolumeRow& a, std::int64_t ow, std::size_t c, VF (&probe)[K]) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d), Cs = a.Cs;
+  const std::int64_t b = kInterior ? 2 * ow - a.pad : begin_of(a.cols, ow);
+  const std::int64_t cols = kInterior ? 3 : end_of(a.cols, ow) - b;
+  const std::size_t at = static_cast<std::size_t>(b) * Cs + c, o = static_cast<std::size_t>(ow) * Cs + c;
+  const std::size_t depths = kSteady ? 3 : a.depths, heights = kSteady ? 3 : a.heights;
+  const std::size_t first_depth = kSteady ? 1 : a.first_depth, first_row = kSteady ? 1 : a.first_row;
+  VF acc[K], depth_max[K], m[K];
+  for (int j = 0; j < K; ++j) acc[j] = depth_max[j] = hn::Zero(d);  // set below before use
+  if (first_depth) {
+    for (int j = 0; j < K; ++j) acc[j] = hn::LoadU(d, a.depth_top + o + j * N);
+  }
+  for (std::size_t z = first_depth; z < depths; ++z) {
+    if (first_row) {
+      for (int j = 0; j < K; ++j) depth_max[j] = hn::LoadU(d, a.rows_top[z] + o + j * N);
+    }
+    for (std::size_t y = first_row; y < heights; ++y) {
+      // The window maxima of one input row (its cols in order: ties keep the first).
+      const float* q = a.rows[z][y] + at;
+      for (int j = 0; j < K; ++j) {
+        if constexpr (kInterior) {
+          PrefetchAhead(q + Cs + j * N, kVolumePrefetchBytes);
+          PrefetchAhead(q + 2 * Cs + j * N, kVolumePrefetchBytes);
+          const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
+          probe[j] = hn::Add(probe[j], hn::Add(x1, x2));
+          m[j] = MaxFirst(x2, MaxFirst(x1, x0));
+        } else {
+          m[j] = hn::LoadU(d, q + j * N);
+          probe[j] = hn::Add(probe[j], m[j]);
+          for (std::int64_t w = 1; w < cols; ++w) {
+            const VF x = hn::LoadU(d, q + static_cast<std::size_t>(w) * Cs + j * N);
+            m[j] = MaxFirst(x, m[j]);
+            probe[j] = hn::Add(probe[j], x);
+          }
+        }
+      }
+      if (a.save_rows_top && y + 1 == heights) {
+        for (int j = 0; j < K; ++j) hn::StoreU(m[j], d, a.rows_top[z] + o + j * N);
+      }
+      for (int j = 0; j < K; ++j) depth_max[j] = y == 0 ? m[j] : MaxFirst(m[j], depth_max[j]);
+    }
+    if (a.save_depth_top && z + 1 == depths) {
+      for (int j = 0; j < K; ++j) hn::StoreU(depth_max[j], d, a.depth_top + o + j * N);
+    }
+    for (int j = 0; j < K; ++j) acc[j] = z == 0 ? depth_max[j] : MaxFirst(depth_max[j], acc[j]);
+  }
+  for (int j = 0; j < K; ++j) StoreOut(acc[j], a.out + o + j * N, a.stream);
+}
+
+// All output cols of a Window3Volume, K vectors of channels from c; their probe added to `total`.
+template <int K>
+HWY_INLINE void volume_channels(const VolumeRow& a, std::int64_t lo, std::int64_t hi, std::size_t c, VF& total) {
+  const DF d;
+  const std::size_t N = hn::Lanes(d);
+  VF probe[K];
+  for (int j = 0; j < K; ++j) probe[j] = hn::Zero(d);
+  // The first interior window's first col: no interior window probes it.
+  const std::size_t first = static_cast<std::size_t>(2 * lo - a.pad) * a.Cs + c;
+  for (std::size_t z = a.first_depth; z < a.depths; ++z)
+    for (std::size_t y = a.first_row; y < a.heights; ++y)
+      for (int j = 0; j < K; ++j) probe[j] = hn::Add(probe[j], hn::LoadU(d, a.rows[z][y] + first + j * N));
+  for (std::int64_t ow = 0; ow < lo; ++ow) volume_window<K, false, false>(a, ow, c, probe);
+  if (a.depths == 3 && a.heights == 3 && a.first_depth == 1 && a.first_row == 1) {
+    for (std::int64_t ow = lo; ow < hi; ++ow) volume_window<K, true, true>(a, ow, c, probe);
+  } else {
+    for (std::int64_t ow = lo; ow < hi; ++ow) volume_window<K, true, false>(a, ow, c, probe);
+  }
+  for (std::int64_t ow = hi; ow < a.cols.out; ++ow) volume_window<K, false, false>(a, ow, c, probe);
+  for (int j = 0; j < K; ++j) total = hn::Add(total, probe[j]);
+}
+
+bool ForwardRowMaxWindow3Volume(const Window3Volume& a, bool& suspect) {
+  const CleanUpperOnReturn clean_upper;
+  const std::size_t N = hn::Lanes(DF()), C = a.channels;
+  if (a.cols.window != 3 || a.cols.stride != 2 || C % N != 0) return false;
+  std::int64_t lo = 0, hi = 0;
+  interior(a.cols, 3, lo, hi);
+  if (hi - lo < 2) return false;
+  if (a.depths > 3 || a.heights > 3) return false;
+  const VolumeRow row(a);
+  VF total = hn::Zero(DF());
+  std::size_t c = 0;
+  for (; c + 4 * N <= C; c += 4 * N) volume_channels<4>(row, lo, hi, c, total);
+  if (c + 2 * N <= C) {
+    volume_channels<2>(row, lo, hi, c, total);
+    c += 2 * N;
+  }
+  if (c + N <= C) volume_channels<1>(row, lo, hi, c, total);
+  suspect = suspect || !hn::AllFalse(DF(), hn::IsNaN(total));
+  return true;
+}
+
 void ForwardRowMax(const ForwardRow& a) {
   const CleanUpperOnReturn clean_upper;
   if (a.channels == 1) {
@@ -3372,6 +3500,7 @@ namespace poolnet::simd {
 HWY_EXPORT(ForwardRowMax);
 HWY_EXPORT(ForwardRowsMaxPair);
 HWY_EXPORT(ForwardRowMaxWindow3Chain);
+HWY_EXPORT(ForwardRowMaxWindow3Volume);
 HWY_EXPORT(ForwardRowAverage);
 HWY_EXPORT(ForwardPlaneMax);
 HWY_EXPORT(ForwardPlaneAverage);
@@ -3414,6 +3543,9 @@ bool forward_rows_max_pair(const ForwardRow& a, const ForwardRow& b) {
 }
 bool forward_row_max_window3_chain(const ForwardRow& a, Window3RowChain& chain) {
   return HWY_DYNAMIC_DISPATCH(ForwardRowMaxWindow3Chain)(a, chain);
+}
+bool forward_row_max_window3_volume(const Window3Volume& a, bool& suspect) {
+  return HWY_DYNAMIC_DISPATCH(ForwardRowMaxWindow3Volume)(a, suspect);
 }
 void forward_row_average(const ForwardRow& args) { HWY_DYNAMIC_DISPATCH(ForwardRowAverage)(args); }
 std::size_t lanes() { return HWY_DYNAMIC_DISPATCH(Lanes)(); }

@@ -62,6 +62,32 @@ struct Window3RowChain {
 };
 bool forward_row_max_window3_chain(const ForwardRow& a, Window3RowChain& chain);
 
+// channels_last max without argmax over 3D windows of 3 cols with stride 2 whose rows and depths
+// consecutive output rows share (3x3x3/2): one output row, reduced over the cols, then the rows,
+// then the depths (window order: the first maximum's bits stay the reference's), each row's
+// and each depth's maxima reduced once. The window maxima (over the cols) of each depth's last
+// row wait in `rows_top[depth]` for output row oh + 1, whose window begins with that row; the
+// maxima (over rows and cols) of the last depth wait in `depth_top` for output row (od + 1, oh).
+// Cells are only probed for NaN: `suspect` turns true when a NaN may be among the cells this call
+// read, and the caller redoes, exactly, every row that used what this one cached.
+struct Window3Volume {
+  const float* const* rows;  // depths * heights input rows (their first col), in window order
+  std::size_t depths, heights;
+  Axis cols;
+  std::size_t channels;
+  float* out;
+  bool stream;
+  float* const* rows_top;  // per depth of the window: cols.out * channels floats
+  bool use_rows_top;       // each computed depth's first row's window maxima are in rows_top
+  bool save_rows_top;      // put each computed depth's last row's window maxima there
+  float* depth_top;        // cols.out * channels floats
+  bool use_depth_top;      // the first depth's maxima are in depth_top (it is not computed)
+  bool save_depth_top;     // put the last depth's maxima there
+};
+// False (nothing done) where the cols are not 3/2 windows with two or more inside the row, or
+// the channels not whole vectors.
+bool forward_row_max_window3_volume(const Window3Volume& a, bool& suspect);
+
 // channels_first planes whose rows are too short for vectors along the cols (a 26x26 plane has 13
 // output cols, fewer than 16 AVX-512 lanes): the lanes run over all outputs of the plane instead,
 // gathering each window cell. The table is the same for every plane of a plan; the driver builds

@@ -342,10 +342,12 @@ HWY_INLINE void max_channels_block(const ForwardRow& a, std::int64_t ow, std::si
 // 4 interleaved rounds of poolnet-bench, 3x3/2 'same': 26x26x32 0.67 -> 0.61 ms, 11x11x64 0.59 ->
 // 0.51 ms, 112x112x64 5.00 -> 4.67 ms; 3x3x3/2 'same' 56x56x32 5.34 -> 5.01 ms; 1D 3/2 3.70 ->
 // 3.19 ms. In cache, 26x26x32 29 -> 25.5 us per 8 images.
-// How far ahead (4 KiB) the block prefetches the cells of its window rows after the first: on
-// the AMD EPYC (Zen 5) of the tenth session the hardware prefetcher left the memory idle between
-// them (2 threads, 4 interleaved rounds: 112x112x64 3.91 -> 3.37 ms one row per call; 3x3x3/2
-// 'same' 56x56x32 3.81 -> 3.42 ms).
+// How far ahead (4 KiB) the block prefetches the cells of its window rows: on the AMD EPYC (Zen
+// 5) of the tenth session the hardware prefetcher left the memory idle between them (2 threads,
+// 4 interleaved rounds: 112x112x64 3.91 -> 3.37 ms one row per call; 3x3x3/2 'same' 56x56x32
+// 3.81 -> 3.42 ms). The first row too since the thirteenth session (before, only the rows after
+// it, which left 1D rows without any): 1D (64,4096,64) 3/2 'same' 1.27-1.29 -> 1.08-1.12 ms
+// (6 and 4 rounds), the 2D rows the same or faster.
 constexpr std::uintptr_t kWindow3BlockPrefetchBytes = 4096;
 HWY_INLINE void PrefetchAhead(const float* p, std::uintptr_t bytes) {
   // As an integer: the address may lie past the end of the input (a prefetch there does nothing).
@@ -388,6 +390,8 @@ HWY_INLINE void max_window3_stride2_block(const ForwardRow* const* rows_of, std:
       } else {
         const float* q = a.rows[0] + at;
         for (int j = 0; j < K; ++j) {
+          PrefetchAhead(q + Cs + j * N, kWindow3BlockPrefetchBytes);
+          PrefetchAhead(q + 2 * Cs + j * N, kWindow3BlockPrefetchBytes);
           const VF x0 = hn::LoadU(d, q + j * N), x1 = hn::LoadU(d, q + Cs + j * N), x2 = hn::LoadU(d, q + 2 * Cs + j * N);
           acc[j] = MaxFirst(x2, MaxFirst(x1, x0));
           sum[j] = hn::Add(x1, x2);
